@@ -1,0 +1,107 @@
+package dev.gatun.bindings.gatun;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Downcalls into the CPU device's kernels (native/cpu/gatun_cpu.h). Pointers travel as {@code long}
+ * addresses (LP64: the same register class as a pointer), so the hot path allocates nothing. The
+ * caller has validated shapes; a nonzero status is the library's last guard.
+ */
+public final class CpuLibrary {
+    /** dtype codes of gatun_cpu.h. */
+    public static final int F32 = 0, F16 = 1, BF16 = 2;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private final Path path;
+    private final MethodHandle hasAvx512, hasAvx512Bf16, isa, setThreads, threads,
+            softmax, rmsNorm, rowSum, copy;
+
+    private CpuLibrary(Path path) {
+        this.path = path;
+        SymbolLookup lib = SymbolLookup.libraryLookup(path, Arena.global());
+        hasAvx512 = handle(lib, "gatun_cpu_has_avx512", FunctionDescriptor.of(JAVA_INT));
+        hasAvx512Bf16 = handle(lib, "gatun_cpu_has_avx512_bf16", FunctionDescriptor.of(JAVA_INT));
+        isa = handle(lib, "gatun_cpu_isa", FunctionDescriptor.of(ADDRESS));
+        setThreads = handle(lib, "gatun_cpu_set_threads", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        threads = handle(lib, "gatun_cpu_threads", FunctionDescriptor.of(JAVA_INT));
+        softmax = handle(lib, "gatun_cpu_softmax", FunctionDescriptor.of(JAVA_INT,
+                JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        rmsNorm = handle(lib, "gatun_cpu_rms_norm", FunctionDescriptor.of(JAVA_INT,
+                JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        rowSum = handle(lib, "gatun_cpu_row_sum", FunctionDescriptor.of(JAVA_INT,
+                JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        copy = handle(lib, "gatun_cpu_copy", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    }
+
+    /** Loads the library at {@code path} (the x86-64-v3 or the AVX-512 build). */
+    public static CpuLibrary open(Path path) { return new CpuLibrary(path); }
+
+    public Path path() { return path; }
+
+    /** Whether this machine's CPU can run the AVX-512 build (cpuid, at run time). */
+    public boolean machineHasAvx512() { return call(() -> (int) hasAvx512.invokeExact()) != 0; }
+
+    public boolean machineHasAvx512Bf16() { return call(() -> (int) hasAvx512Bf16.invokeExact()) != 0; }
+
+    /** The ISA this build was compiled for: "x86-64-v3" or "avx512". */
+    public String isa() {
+        MemorySegment s = call(() -> (MemorySegment) isa.invokeExact());
+        return s.reinterpret(64).getString(0);
+    }
+
+    public int setThreads(int n) { return call(() -> (int) setThreads.invokeExact(n)); }
+
+    public int threads() { return call(() -> (int) threads.invokeExact()); }
+
+    public void softmax(int dtype, long x, long xStride, long y, long yStride, long rows, long cols) {
+        check("gatun_cpu_softmax", call(() -> (int) softmax.invokeExact(dtype, x, xStride, y, yStride, rows, cols)));
+    }
+
+    public void rmsNorm(int dtype, long x, long xStride, long weight, float eps, long y, long yStride,
+                        long rows, long cols) {
+        check("gatun_cpu_rms_norm", call(() ->
+                (int) rmsNorm.invokeExact(dtype, x, xStride, weight, eps, y, yStride, rows, cols)));
+    }
+
+    public void rowSum(int dtype, long x, long xStride, long out, long rows, long cols) {
+        check("gatun_cpu_row_sum", call(() -> (int) rowSum.invokeExact(dtype, x, xStride, out, rows, cols)));
+    }
+
+    /** Multi-threaded copy; the benchmark's copy-bandwidth ceiling. */
+    public void copy(long dst, long src, long bytes) {
+        check("gatun_cpu_copy", call(() -> (int) copy.invokeExact(dst, src, bytes)));
+    }
+
+    private static void check(String function, int status) {
+        if (status != 0) throw new IllegalArgumentException(function + " rejected its arguments (status " + status + ")");
+    }
+
+    @FunctionalInterface
+    private interface Downcall<T> { T run() throws Throwable; }
+
+    private static <T> T call(Downcall<T> downcall) {
+        try {
+            return downcall.run();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    private static MethodHandle handle(SymbolLookup lookup, String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(lookup.find(name)
+                .orElseThrow(() -> new UnsatisfiedLinkError("libgatun_cpu lacks " + name)), descriptor);
+    }
+}

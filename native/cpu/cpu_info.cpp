@@ -1,0 +1,50 @@
+// Runtime ISA detection (cpuid + xgetbv: the OS must also save the AVX-512 register state).
+#include <cpuid.h>
+#include <stdint.h>
+
+#include "gatun_cpu.h"
+#include "vec.h"
+
+namespace {
+
+uint64_t xcr0() {
+  uint32_t lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return ((uint64_t)hi << 32) | lo;
+}
+
+// bit 0: avx512 f+bw+vl+dq usable; bit 1: avx512_bf16 as well
+int detect() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return 0;
+  if ((xcr0() & 0xE6) != 0xE6) return 0;  // XMM, YMM, opmask, ZMM_Hi256, Hi16_ZMM enabled by the OS
+  if (__get_cpuid_max(0, nullptr) < 7) return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  const unsigned need = bit_AVX512F | bit_AVX512BW | bit_AVX512VL | bit_AVX512DQ;
+  if ((b & need) != need) return 0;
+  __cpuid_count(7, 1, a, b, c, d);
+  return 1 | ((a & (1u << 5)) ? 2 : 0);  // CPUID.(7,1):EAX[5] = AVX512_BF16
+}
+
+int features() {
+  static const int f = detect();
+  return f;
+}
+
+}  // namespace
+
+extern "C" int gatun_cpu_has_avx512(void) { return features() & 1; }
+extern "C" int gatun_cpu_has_avx512_bf16(void) { return (features() >> 1) & 1; }
+extern "C" const char* gatun_cpu_isa(void) {
+#ifdef GATUN_AVX512
+  return "avx512";
+#else
+  return "x86-64-v3";
+#endif
+}
+
+#ifdef __AVX512BF16__
+namespace GATUN_NS {
+__attribute__((visibility("hidden"))) extern const bool bf16_hw = gatun_cpu_has_avx512_bf16() != 0;
+}
+#endif

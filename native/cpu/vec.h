@@ -1,0 +1,180 @@
+// Per-ISA vector helpers: one fp32 vector type `vf` of W lanes, loads/stores that convert
+// f32/f16/bf16 <-> fp32, partial (tail) loads/stores, and a vectorized expf.
+// Internal code lives in an ISA-named namespace with hidden visibility, so the v3 and avx512
+// libraries never bind to each other's symbols when both are loaded into one process.
+#ifndef GATUN_CPU_VEC_H
+#define GATUN_CPU_VEC_H
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512DQ__)
+#define GATUN_AVX512 1
+#define GATUN_NS gatun_cpu_avx512
+#else
+#define GATUN_NS gatun_cpu_v3
+#endif
+
+#pragma GCC visibility push(hidden)
+namespace GATUN_NS {
+
+// dtype tags
+struct F32  { using T = float; };
+struct F16  { using T = uint16_t; };
+struct BF16 { using T = uint16_t; };
+
+#define VI static inline __attribute__((always_inline))
+
+#ifdef GATUN_AVX512
+constexpr int W = 16;
+using vf = __m512;
+VI vf vset1(float a) { return _mm512_set1_ps(a); }
+VI vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+VI vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+VI vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+VI vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+VI vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
+VI float hsum(vf a) { return _mm512_reduce_add_ps(a); }  // fixed tree: deterministic
+VI float hmax(vf a) { return _mm512_reduce_max_ps(a); }
+VI __mmask16 tmask(long long n) { return (__mmask16)((1u << n) - 1); }  // 0 < n < W
+VI vf keep(vf v, long long n) { return _mm512_maskz_mov_ps(tmask(n), v); }  // zero lanes >= n
+
+VI vf load(F32, const float* p) { return _mm512_loadu_ps(p); }
+VI vf load(F16, const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
+VI vf bf16_widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+VI vf load(BF16, const uint16_t* p) { return bf16_widen(_mm256_loadu_si256((const __m256i*)p)); }
+// lanes >= n get `fill`
+VI vf load_tail(F32, const float* p, long long n, float fill) { return _mm512_mask_loadu_ps(vset1(fill), tmask(n), p); }
+VI vf load_tail(F16, const uint16_t* p, long long n, float fill) {
+  return _mm512_mask_blend_ps(tmask(n), vset1(fill), _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(tmask(n), p)));
+}
+VI vf load_tail(BF16, const uint16_t* p, long long n, float fill) {
+  return _mm512_mask_blend_ps(tmask(n), vset1(fill), bf16_widen(_mm256_maskz_loadu_epi16(tmask(n), p)));
+}
+
+VI __m256i to_f16(vf v) { return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+#ifdef __AVX512BF16__
+// This library may run on AVX-512 machines without BF16: use the instruction only if cpuid has it.
+extern const bool bf16_hw;
+#endif
+VI __m256i to_bf16(vf v) {
+#ifdef __AVX512BF16__
+  if (bf16_hw) return (__m256i)_mm512_cvtneps_pbh(v);  // RNE in hardware (denormal inputs flush to 0)
+#endif
+  __m512i u = _mm512_castps_si512(v);
+  __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);  // keep NaN a (quiet) NaN
+  r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+  return _mm512_cvtepi32_epi16(r);
+}
+VI void store(F32, float* p, vf v) { _mm512_storeu_ps(p, v); }
+VI void store(F16, uint16_t* p, vf v) { _mm256_storeu_si256((__m256i*)p, to_f16(v)); }
+VI void store(BF16, uint16_t* p, vf v) { _mm256_storeu_si256((__m256i*)p, to_bf16(v)); }
+VI void store_tail(F32, float* p, vf v, long long n) { _mm512_mask_storeu_ps(p, tmask(n), v); }
+VI void store_tail(F16, uint16_t* p, vf v, long long n) { _mm256_mask_storeu_epi16(p, tmask(n), to_f16(v)); }
+VI void store_tail(BF16, uint16_t* p, vf v, long long n) { _mm256_mask_storeu_epi16(p, tmask(n), to_bf16(v)); }
+// Streaming (non-temporal) stores: p must be aligned to W * sizeof(T).
+VI void store_nt(F32, float* p, vf v) { _mm512_stream_ps(p, v); }
+VI void store_nt(F16, uint16_t* p, vf v) { _mm256_stream_si256((__m256i*)p, to_f16(v)); }
+VI void store_nt(BF16, uint16_t* p, vf v) { _mm256_stream_si256((__m256i*)p, to_bf16(v)); }
+
+#else  // AVX2 + FMA + F16C
+constexpr int W = 8;
+using vf = __m256;
+VI vf vset1(float a) { return _mm256_set1_ps(a); }
+VI vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+VI vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+VI vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+VI vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+VI vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+VI float hsum(vf a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+VI float hmax(vf a) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+VI __m256 tmask(long long n) {  // all-ones in lanes < n
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+VI vf keep(vf v, long long n) { return _mm256_and_ps(v, tmask(n)); }
+
+VI vf load(F32, const float* p) { return _mm256_loadu_ps(p); }
+VI vf load(F16, const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
+VI vf load(BF16, const uint16_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+}
+// Tails go through a small buffer so they convert exactly like full vectors.
+template <class D>
+VI vf load_tail(D d, const typename D::T* p, long long n, float fill) {
+  typename D::T buf[W] = {};
+  memcpy(buf, p, n * sizeof(*p));
+  return _mm256_blendv_ps(vset1(fill), load(d, buf), tmask(n));
+}
+
+VI __m128i to_f16(vf v) { return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+VI __m128i to_bf16(vf v) {
+  __m256i u = _mm256_castps_si256(v);
+  __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  __m256i qnan = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+  r = _mm256_blendv_epi8(r, qnan, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+  __m256i packed = _mm256_packus_epi32(r, r);  // values fit in 16 bits; packs per 128-bit lane
+  return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
+}
+VI void store(F32, float* p, vf v) { _mm256_storeu_ps(p, v); }
+VI void store(F16, uint16_t* p, vf v) { _mm_storeu_si128((__m128i*)p, to_f16(v)); }
+VI void store(BF16, uint16_t* p, vf v) { _mm_storeu_si128((__m128i*)p, to_bf16(v)); }
+template <class D>
+VI void store_tail(D d, typename D::T* p, vf v, long long n) {
+  typename D::T buf[W];
+  store(d, buf, v);
+  memcpy(p, buf, n * sizeof(*p));
+}
+VI void store_nt(F32, float* p, vf v) { _mm256_stream_ps(p, v); }
+VI void store_nt(F16, uint16_t* p, vf v) { _mm_stream_si128((__m128i*)p, to_f16(v)); }
+VI void store_nt(BF16, uint16_t* p, vf v) { _mm_stream_si128((__m128i*)p, to_bf16(v)); }
+#endif
+
+// expf for all lanes, ~1-2 ulp: n = round(x/ln2), r = x - n*ln2 (two-part ln2),
+// Cephes degree-6 polynomial on |r| <= ln2/2, then scale by 2^n.
+// x >= 89 -> +inf, x <= -104 (and -inf) -> 0, results in the subnormal range are rounded once, NaN -> NaN.
+VI vf vexp(vf x) {
+  x = vmax(vset1(-104.0f), x);  // max/min return the second operand for NaN: NaN survives
+#ifdef GATUN_AVX512
+  x = _mm512_min_ps(vset1(89.0f), x);
+  vf n = _mm512_roundscale_ps(vmul(x, vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+  x = _mm256_min_ps(vset1(89.0f), x);
+  vf n = _mm256_round_ps(vmul(x, vset1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#endif
+  vf r = vfma(n, vset1(-0.693359375f), x);
+  r = vfma(n, vset1(2.12194440e-4f), r);
+  vf p = vset1(1.9875691500e-4f);
+  p = vfma(p, r, vset1(1.3981999507e-3f));
+  p = vfma(p, r, vset1(8.3334519073e-3f));
+  p = vfma(p, r, vset1(4.1665795894e-2f));
+  p = vfma(p, r, vset1(1.6666665459e-1f));
+  p = vfma(p, r, vset1(5.0000001201e-1f));
+  p = vadd(vfma(p, vmul(r, r), r), vset1(1.0f));
+#ifdef GATUN_AVX512
+  return _mm512_scalef_ps(p, n);  // p * 2^n with correct overflow/underflow
+#else
+  // 2^n as two factors so n in [-150, 128] never leaves the normal exponent range
+  __m256i ni = _mm256_cvtps_epi32(n);
+  __m256i n1 = _mm256_srai_epi32(ni, 1);
+  __m256i n2 = _mm256_sub_epi32(ni, n1);
+  vf s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+  vf s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+  return vmul(vmul(p, s1), s2);
+#endif
+}
+
+}  // namespace GATUN_NS
+#pragma GCC visibility pop
+#endif

@@ -1,0 +1,12 @@
+package dev.gatun.device;
+
+/**
+ * An ordered queue of work on a device. On cpu and emu every operation completes before its call
+ * returns, so their streams are host-ordered and synchronize() has nothing to wait for.
+ */
+public interface Stream {
+    Device device();
+
+    /** Blocks until all work queued on this stream has finished. */
+    void synchronize();
+}

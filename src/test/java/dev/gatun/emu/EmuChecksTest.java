@@ -1,0 +1,121 @@
+package dev.gatun.emu;
+
+import dev.gatun.bindings.gatun.EmuLaunchException;
+import dev.gatun.device.Devices;
+import dev.gatun.device.Dim3;
+import dev.gatun.device.EmuDevice;
+import dev.gatun.device.Kernel;
+import dev.gatun.tensor.DType;
+import dev.gatun.tensor.Tensor;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * cuemu's own checks, each shown on a small deliberately wrong kernel (src/test/kernels): the
+ * error comes back as a Java exception naming the kernel and what went wrong, and the JVM and
+ * the emulator keep working afterwards.
+ */
+@Tag("kernel")
+class EmuChecksTest {
+    private final EmuDevice emu = (EmuDevice) Devices.get("emu");
+
+    private EmuLaunchException failure(String kernel, int threads, Object... args) {
+        return assertThrows(EmuLaunchException.class,
+                () -> emu.launch(new Kernel("bad_kernels", kernel), Dim3.of(1), Dim3.of(threads), 0, emu.defaultStream(), args));
+    }
+
+    @Test
+    void divergentSyncthreadsIsReported() {
+        try (Tensor out = Tensor.empty(emu, DType.F32, 64)) {
+            EmuLaunchException e = failure("test_divergent_syncthreads", 64, out);
+            assertTrue(e.getMessage().contains("test_divergent_syncthreads") && e.getMessage().contains("__syncthreads"), e.getMessage());
+            assertTrue(e.getMessage().contains("bad_kernels.cu"), "names the call sites: " + e.getMessage());
+        }
+        stillWorks();
+    }
+
+    @Test
+    void barrierAfterOtherThreadsExitedIsReported() {
+        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
+            EmuLaunchException e = failure("test_barrier_after_exit", 32, out);
+            assertTrue(e.getMessage().contains("test_barrier_after_exit"), e.getMessage());
+        }
+        stillWorks();
+    }
+
+    @Test
+    void warpMaskMismatchIsReported() {
+        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
+            EmuLaunchException e = failure("test_shfl_mask_mismatch", 32, out);
+            assertTrue(e.getMessage().contains("mask"), e.getMessage());
+        }
+        stillWorks();
+    }
+
+    @Test
+    void trapIsReported() {
+        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
+            EmuLaunchException e = failure("test_trap", 32, out);
+            assertTrue(e.getMessage().contains("trap"), e.getMessage());
+        }
+        stillWorks();
+    }
+
+    @Test
+    void badLaunchesAreRefusedInJava() {
+        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
+            Kernel trap = new Kernel("bad_kernels", "test_trap");
+            assertThrows(IllegalArgumentException.class, () -> emu.launch(trap, Dim3.of(1), Dim3.of(32), 0, emu.defaultStream()),
+                    "missing argument");
+            assertThrows(IllegalArgumentException.class, () -> emu.launch(trap, Dim3.of(1), Dim3.of(32), 0, emu.defaultStream(), 3),
+                    "int where a pointer is expected");
+            assertThrows(IllegalArgumentException.class, () -> emu.launch(new Kernel("x", "no_such_kernel"), Dim3.of(1), Dim3.of(32), 0,
+                    emu.defaultStream(), out));
+            assertThrows(IllegalArgumentException.class, () -> Dim3.of(0));
+            EmuLaunchException tooBig = failure("test_with_barrier", 2048, out, out, 32L);
+            assertTrue(tooBig.getMessage().contains("1024") || tooBig.getMessage().contains("block"), tooBig.getMessage());
+        }
+    }
+
+    /** The correct twin of the racy kernel: the barrier makes every thread see its neighbour's write. */
+    @Test
+    void withBarrierComputesTheRotation() {
+        int threads = 64;
+        float[] in = new float[threads];
+        for (int i = 0; i < threads; i++) in[i] = i * 0.5f + 1;
+        try (Tensor input = Tensor.of(emu, DType.F32, in, threads); Tensor out = Tensor.empty(emu, DType.F32, threads)) {
+            emu.launch(new Kernel("bad_kernels", "test_with_barrier"), Dim3.of(1), Dim3.of(threads), 0, emu.defaultStream(),
+                    input, out, (long) threads);
+            float[] expected = new float[threads];
+            for (int i = 0; i < threads; i++) expected[i] = in[(i + 1) % threads];
+            assertArrayEquals(expected, out.toFloatArray());
+        }
+    }
+
+    /** The out-of-bounds kernels are ordinary with in-bounds arguments; SanitizerReportsTest gives them bad ones. */
+    @Test
+    void outOfBoundsKernelsAreCorrectWithinBounds() {
+        int threads = 32;
+        float[] in = new float[threads + 1];
+        for (int i = 0; i < in.length; i++) in[i] = 3 * i - 7;
+        try (Tensor input = Tensor.of(emu, DType.F32, in, threads + 1); Tensor out = Tensor.empty(emu, DType.F32, threads)) {
+            emu.launch(new Kernel("bad_kernels", "test_oob_shared"), Dim3.of(1), Dim3.of(threads), 0, emu.defaultStream(), out, 63);
+            float[] shared = out.toFloatArray();
+            for (float v : shared) assertTrue(v == 63f, "s[63] holds 63, got " + v);
+            // in has threads + 1 elements, so reading in[i + 1] for i < threads stays inside
+            emu.launch(new Kernel("bad_kernels", "test_oob_global"), Dim3.of(1), Dim3.of(threads), 0, emu.defaultStream(),
+                    input, out, (long) threads);
+            float[] expected = new float[threads];
+            for (int i = 0; i < threads; i++) expected[i] = in[i + 1];
+            assertArrayEquals(expected, out.toFloatArray());
+        }
+    }
+
+    private void stillWorks() {
+        withBarrierComputesTheRotation();
+    }
+}

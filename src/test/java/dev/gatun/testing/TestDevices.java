@@ -1,0 +1,38 @@
+package dev.gatun.testing;
+
+import dev.gatun.device.CpuDevice;
+import dev.gatun.device.Device;
+import dev.gatun.device.Devices;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The devices a test run covers, from {@code -Dgatun.test.devices} (e.g. {@code emu,cpu}; the
+ * sanitizer suites use {@code emu}; a GPU run adds {@code cuda}). {@code cpu} expands to both CPU
+ * builds when this machine can run the AVX-512 one. {@code -Dgatun.test.scale=small} asks for the
+ * smallest shapes that still cover every branch (for the ASan and TSan builds).
+ */
+public final class TestDevices {
+    private TestDevices() {}
+
+    public static List<Device> all() {
+        List<Device> devices = new ArrayList<>();
+        for (String name : System.getProperty("gatun.test.devices", "emu,cpu").split(",")) {
+            name = name.trim();
+            if (name.isEmpty()) continue;
+            if (name.equals("cpu")) {
+                devices.add(Devices.get("cpu:" + CpuDevice.ISA_V3));
+                Device best = Devices.get("cpu");
+                if (best.description().startsWith("cpu: " + CpuDevice.ISA_AVX512)) devices.add(best);
+            } else {
+                devices.add(Devices.get(name));
+            }
+        }
+        return devices;
+    }
+
+    public static boolean small() {
+        return "small".equals(System.getProperty("gatun.test.scale"));
+    }
+}
