@@ -51,8 +51,11 @@ static inline void for_rows(long long rows, long long row_bytes, F&& f) {
 
 // Outputs this large go out with non-temporal stores: they cannot stay in cache anyway,
 // and streaming skips the read-for-ownership of every output line.
+#ifndef GATUN_CPU_STREAM_BYTES
+#define GATUN_CPU_STREAM_BYTES (64LL << 20)
+#endif
 static inline bool stream_output(long long rows, long long cols, int esize) {
-  return rows * cols * esize >= (64LL << 20);
+  return rows * cols * esize >= GATUN_CPU_STREAM_BYTES;
 }
 
 // Elements to peel so that p + peel is aligned to a full vector of T (W * sizeof(T) bytes).

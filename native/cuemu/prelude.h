@@ -107,10 +107,16 @@ enum BarrierOp : int { kBarNone = 0, kBarCount, kBarAnd, kBarOr };
 
 // Exported by libcuemu*.so.
 extern __thread ThreadCtx* tls_ctx;
-int barrier(const char* file, int line, int op, int pred);
+int barrier(const char* file, int line, int id, int op, int pred);
 unsigned long long collective(int kind, unsigned mask, unsigned long long value, int arg,
                               int width, const char* file, int line);
+#if defined(CUEMU_ASAN)
+// Not declared noreturn for ASan: the __asan_handle_no_return it would add
+// before the call misreads a fiber stack. It never returns all the same.
+void trap(const char* file, int line);
+#else
 [[noreturn]] void trap(const char* file, int line);
+#endif
 void* dynamic_smem();
 void register_kernel(const char* name, void (*tramp)(void**), int nparams, const int* sizes);
 void unregister_kernel(const char* name, void (*tramp)(void**));
@@ -173,6 +179,13 @@ inline T reduce(int kind, const char* f, int l, unsigned mask, T v) {
   return (T)collective(kind, mask, (unsigned long long)(unsigned)v, 0, 32, f, l);
 }
 
+// __syncwarp() / __syncwarp(mask) with the call site attached.
+struct SyncWarpAt {
+  const char* file;
+  int line;
+  void operator()(unsigned mask = 0xffffffffu) const { collective(kSyncWarp, mask, 0, 0, 32, file, line); }
+};
+
 }  // namespace cuemu
 
 #define threadIdx (::cuemu::tls_ctx->threadIdx)
@@ -180,10 +193,10 @@ inline T reduce(int kind, const char* f, int l, unsigned mask, T v) {
 #define blockDim (::cuemu::tls_ctx->blockDim)
 #define gridDim (::cuemu::tls_ctx->gridDim)
 
-#define __syncthreads() ((void)::cuemu::barrier(__FILE__, __LINE__, ::cuemu::kBarNone, 0))
-#define __syncthreads_count(p) ::cuemu::barrier(__FILE__, __LINE__, ::cuemu::kBarCount, (p) ? 1 : 0)
-#define __syncthreads_and(p) ::cuemu::barrier(__FILE__, __LINE__, ::cuemu::kBarAnd, (p) ? 1 : 0)
-#define __syncthreads_or(p) ::cuemu::barrier(__FILE__, __LINE__, ::cuemu::kBarOr, (p) ? 1 : 0)
+#define __syncthreads() ((void)::cuemu::barrier(__FILE__, __LINE__, __COUNTER__, ::cuemu::kBarNone, 0))
+#define __syncthreads_count(p) ::cuemu::barrier(__FILE__, __LINE__, __COUNTER__, ::cuemu::kBarCount, (p) ? 1 : 0)
+#define __syncthreads_and(p) ::cuemu::barrier(__FILE__, __LINE__, __COUNTER__, ::cuemu::kBarAnd, (p) ? 1 : 0)
+#define __syncthreads_or(p) ::cuemu::barrier(__FILE__, __LINE__, __COUNTER__, ::cuemu::kBarOr, (p) ? 1 : 0)
 
 #define CUEMU_SHFL_4(k, m, v, a) ::cuemu::shfl(k, __FILE__, __LINE__, m, v, (int)(a), 32)
 #define CUEMU_SHFL_5(k, m, v, a, w) ::cuemu::shfl(k, __FILE__, __LINE__, m, v, (int)(a), (int)(w))
@@ -194,10 +207,7 @@ inline T reduce(int kind, const char* f, int l, unsigned mask, T v) {
 #define __shfl_down_sync(...) CUEMU_SHFL(::cuemu::kShflDown, __VA_ARGS__)
 #define __shfl_xor_sync(...) CUEMU_SHFL(::cuemu::kShflXor, __VA_ARGS__)
 
-#define CUEMU_SYNCWARP_0() ((void)::cuemu::collective(::cuemu::kSyncWarp, 0xffffffffu, 0, 0, 32, __FILE__, __LINE__))
-#define CUEMU_SYNCWARP_1(m) ((void)::cuemu::collective(::cuemu::kSyncWarp, (m), 0, 0, 32, __FILE__, __LINE__))
-#define CUEMU_SYNCWARP_PICK(_0, _1, NAME, ...) NAME
-#define __syncwarp(...) CUEMU_SYNCWARP_PICK(_0, ##__VA_ARGS__, CUEMU_SYNCWARP_1, CUEMU_SYNCWARP_0, )(__VA_ARGS__)
+#define __syncwarp(...) (::cuemu::SyncWarpAt{__FILE__, __LINE__}(__VA_ARGS__))
 
 #define __ballot_sync(m, p) ((unsigned)::cuemu::ballot(::cuemu::kBallot, __FILE__, __LINE__, (m), (p)))
 #define __any_sync(m, p) ((int)::cuemu::ballot(::cuemu::kAny, __FILE__, __LINE__, (m), (p)))

@@ -61,6 +61,12 @@ static const unsigned kTsanNoSync = 1;  // __tsan_switch_to_fiber_no_sync
 #define TSAN_RELEASE(p) ((void)0)
 #endif
 
+#if defined(CUEMU_ASAN)
+#define CUEMU_NO_ASAN __attribute__((no_sanitize_address, noinline))
+#else
+#define CUEMU_NO_ASAN
+#endif
+
 extern "C" void cuemu_switch(void** save_sp, void* new_sp);
 extern "C" void cuemu_fiber_start();
 
@@ -126,7 +132,13 @@ struct Launch {
   std::atomic<bool> failed{false};
   std::mutex em;
   std::string message;
-  char tsan_sync = 0;  // address TSan uses for launch/block-level happens-before
+  // TSan happens-before around blocks: the scheduler releases tsan_start
+  // before a block and each fiber acquires it when it starts; each fiber
+  // releases tsan_end when it finishes and the scheduler acquires it after
+  // the block. Two objects, so that fibers of one block get no edge from
+  // each other.
+  char tsan_start = 0;
+  char tsan_end = 0;
 };
 
 void set_error(Launch* L, const std::string& msg) {
@@ -156,6 +168,8 @@ const char* base_name(const char* file) {
 bool same_site(const char* f1, int l1, const char* f2, int l2) {
   return l1 == l2 && (f1 == f2 || (f1 && f2 && strcmp(f1, f2) == 0));
 }
+struct Fiber;
+bool same_barrier(const Fiber* a, const Fiber* b);
 
 const char* collective_name(int kind) {
   switch (kind) {
@@ -191,6 +205,7 @@ struct Fiber {
   // barrier
   const char* file = nullptr;
   int line = 0;
+  int site_id = 0;  // __COUNTER__ at the call: tells two barriers on one line apart
   int bar_op = 0, bar_pred = 0, bar_result = 0;
   // collective
   unsigned long long coll_result = 0;
@@ -198,6 +213,10 @@ struct Fiber {
   void* tsan_fiber = nullptr;
 #endif
 };
+
+bool same_barrier(const Fiber* a, const Fiber* b) {
+  return a->site_id == b->site_id && same_site(a->file, a->line, b->file, b->line);
+}
 
 struct Group {
   bool active = false;
@@ -276,7 +295,9 @@ struct Worker {
 
   void init_fiber(Fiber* f) {
 #if defined(CUEMU_ASAN)
-    if (f->dirty) __asan_unpoison_memory_region(f->stack_lo, f->stack_size);
+    // Frames that never returned (an exited or abandoned fiber) leave
+    // poisoned redzones behind; the stack starts clean for every block.
+    __asan_unpoison_memory_region(f->stack_lo, f->stack_size);
 #endif
     f->dirty = false;
     uintptr_t top = (reinterpret_cast<uintptr_t>(f->stack_lo) + f->stack_size) & ~uintptr_t(15);
@@ -316,8 +337,10 @@ struct Worker {
     tls_ctx = nullptr;
   }
 
-  // Fiber -> scheduler. With exiting, the fiber is never resumed.
-  void suspend(Fiber* f, bool exiting) {
+  // Fiber -> scheduler. With exiting, the fiber is never resumed. Not
+  // instrumented: a frame that never returns must leave no poisoned redzones
+  // on a stack that the next block reuses.
+  CUEMU_NO_ASAN void suspend(Fiber* f, bool exiting) {
 #if defined(CUEMU_ASAN)
     void* fake = nullptr;
     __sanitizer_start_switch_fiber(exiting ? nullptr : &fake, sched_bottom, sched_size);
@@ -427,7 +450,8 @@ struct Worker {
     n_ready = n;
     n_barrier = n_coll = n_done = 0;
     block_failed = false;
-    TSAN_RELEASE(&L->tsan_sync);
+    TSAN_ACQUIRE(&L->tsan_end);
+    TSAN_RELEASE(&L->tsan_start);
 
     long long round = 0;
     int offset = L->order == kRotating ? int(b % n) : 0;
@@ -471,7 +495,7 @@ struct Worker {
     if (block_failed)
       for (int i = 0; i < n; ++i)
         if (fibers[i]->state != kDone) fibers[i]->dirty = true;
-    TSAN_ACQUIRE(&L->tsan_sync);
+    TSAN_ACQUIRE(&L->tsan_end);
   }
 
   // All n fibers wait at a barrier: same call site -> release; else divergence.
@@ -479,7 +503,7 @@ struct Worker {
     const Fiber* f0 = fibers[0];
     for (int i = 1; i < n; ++i) {
       const Fiber* f = fibers[i];
-      if (!same_site(f->file, f->line, f0->file, f0->line)) {
+      if (!same_barrier(f, f0)) {
         // Name the first thread at each distinct site (up to 4 sites).
         std::vector<const Fiber*> firsts;
         std::vector<int> counts;
@@ -487,7 +511,7 @@ struct Worker {
           const Fiber* q = fibers[j];
           size_t s = 0;
           for (; s < firsts.size(); ++s)
-            if (same_site(q->file, q->line, firsts[s]->file, firsts[s]->line)) break;
+            if (same_barrier(q, firsts[s])) break;
           if (s == firsts.size()) {
             firsts.push_back(q);
             counts.push_back(0);
@@ -498,6 +522,11 @@ struct Worker {
         for (size_t s = 0; s < firsts.size() && s < 4; ++s) {
           if (s) m += ", ";
           m += fmt("thread %s at %s:%d", tid(firsts[s]).c_str(), base_name(firsts[s]->file), firsts[s]->line);
+          for (size_t t = 0; t < firsts.size(); ++t)
+            if (t != s && firsts[t]->line == firsts[s]->line && same_site(firsts[t]->file, firsts[t]->line, firsts[s]->file, firsts[s]->line)) {
+              m += fmt(" (call #%d on that line)", firsts[s]->site_id);
+              break;
+            }
           if (counts[s] > 1) m += fmt(" (+%d more)", counts[s] - 1);
         }
         if (firsts.size() > 4) m += fmt(", and %zu more sites", firsts.size() - 4);
@@ -673,15 +702,15 @@ struct Worker {
   }
 };
 
-void fiber_main(void* p) {
+CUEMU_NO_ASAN void fiber_main(void* p) {
   Fiber* f = static_cast<Fiber*>(p);
   Worker* w = t_worker;
 #if defined(CUEMU_ASAN)
   __sanitizer_finish_switch_fiber(nullptr, &w->sched_bottom, &w->sched_size);
 #endif
-  TSAN_ACQUIRE(&w->L->tsan_sync);
+  TSAN_ACQUIRE(&w->L->tsan_start);
   w->L->tramp(w->L->args);
-  TSAN_RELEASE(&w->L->tsan_sync);
+  TSAN_RELEASE(&w->L->tsan_end);
   f->state = kDone;
   w->suspend(f, true);
   __builtin_trap();  // a finished fiber is never resumed
@@ -761,12 +790,13 @@ int copy_error(char* error, size_t cap, const std::string& msg, int code) {
 }  // namespace
 
 // ------------------------------------------------------------ called from kernels
-int barrier(const char* file, int line, int op, int pred) {
+int barrier(const char* file, int line, int id, int op, int pred) {
   Worker* w = t_worker;
   Fiber* f = w ? w->cur : nullptr;
   if (!f) return 0;
   f->file = file;
   f->line = line;
+  f->site_id = id;
   f->bar_op = op;
   f->bar_pred = pred;
   f->state = kAtBarrier;
@@ -920,7 +950,7 @@ int cuemu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsign
   L.nblocks = (long long)gx * gy * gz;
   L.nthreads = int(threads);
   L.order = p.order;
-  TSAN_RELEASE(&L.tsan_sync);
+  TSAN_RELEASE(&L.tsan_start);
 
   int helpers = 0;
   {
@@ -947,7 +977,7 @@ int cuemu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsign
     p.done_cv.wait(g, [&] { return p.active == 0; });
     p.cur = nullptr;
   }
-  TSAN_ACQUIRE(&L.tsan_sync);
+  TSAN_ACQUIRE(&L.tsan_end);
   if (L.failed.load()) return copy_error(error, error_capacity, L.message, 2);
   return 0;
 }

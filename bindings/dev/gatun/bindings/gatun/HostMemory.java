@@ -1,24 +1,42 @@
 package dev.gatun.bindings.gatun;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.Linker;
 import java.lang.invoke.MethodHandle;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * libc's aligned_alloc/free: the raw memory behind the cpu and emu devices. Plain malloc (not an
- * Arena) so that each block can be freed alone and, under ASan, gets the sanitizer's redzones.
+ * The process's aligned_alloc/free: the raw memory behind the cpu and emu devices. Plain malloc
+ * (not an Arena) so that each block can be freed alone. Resolved with dlsym(RTLD_DEFAULT), not
+ * Linker.defaultLookup() (which binds libc directly), so that an allocator preloaded into the
+ * process wins: under ASan every block gets the sanitizer's redzones.
  */
 public final class HostMemory {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final MethodHandle ALIGNED_ALLOC = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("aligned_alloc").orElseThrow(),
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle FREE = LINKER.downcallHandle(
-            LINKER.defaultLookup().find("free").orElseThrow(), FunctionDescriptor.ofVoid(JAVA_LONG));
+            global("aligned_alloc"), FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FREE = LINKER.downcallHandle(global("free"), FunctionDescriptor.ofVoid(JAVA_LONG));
 
     private HostMemory() {}
+
+    /** dlsym(RTLD_DEFAULT, name): the definition the process's global scope resolves to (libc's on old glibc). */
+    private static MemorySegment global(String name) {
+        var dlsymSymbol = LINKER.defaultLookup().find("dlsym");
+        if (dlsymSymbol.isEmpty()) return LINKER.defaultLookup().find(name).orElseThrow();
+        MethodHandle dlsym = LINKER.downcallHandle(dlsymSymbol.get(), FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment symbol = (MemorySegment) dlsym.invokeExact(MemorySegment.NULL, arena.allocateFrom(name));
+            if (symbol.equals(MemorySegment.NULL)) throw new UnsatisfiedLinkError("dlsym found no " + name);
+            return symbol;
+        } catch (Throwable t) {
+            if (t instanceof Error e) throw e;
+            throw new IllegalStateException(t);
+        }
+    }
 
     /** {@code bytes} (rounded up to {@code alignment}) of native memory, or 0 when malloc fails. */
     public static long allocate(long bytes, long alignment) {

@@ -2,9 +2,6 @@ package dev.gatun.device;
 
 import org.junit.jupiter.api.Test;
 
-import java.util.HashSet;
-import java.util.Set;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,7 +12,7 @@ class CachingAllocatorTest {
     static final class FakeMemory implements CachingAllocator.RawMemory {
         final long capacity;
         long used, next = 4096;
-        final Set<Long> live = new HashSet<>();
+        final java.util.Map<Long, Long> live = new java.util.HashMap<>();
         int synchronizations;
 
         FakeMemory(long capacity) { this.capacity = capacity; }
@@ -25,12 +22,14 @@ class CachingAllocatorTest {
             used += bytes;
             long address = next;
             next += bytes + 4096;
-            live.add(address);
+            live.put(address, bytes);
             return address;
         }
 
         @Override public void free(long address) {
-            assertTrue(live.remove(address), "freed an address that was not live");
+            Long bytes = live.remove(address);
+            assertTrue(bytes != null, "freed an address that was not live");
+            used -= bytes;
         }
 
         @Override public void synchronize() { synchronizations++; }
