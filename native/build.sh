@@ -77,14 +77,18 @@ ASMSRC=(native/cuemu/*.S)
 
 COMMON="-fPIC -std=c++17 -pthread -I native -I $CUDA_INC"
 PLAIN="-O2 -g $COMMON"
-ASAN="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DCUEMU_ASAN $COMMON"
+# No UBSan bounds or object-size check: either would stop an out-of-bounds
+# __shared__ access (a redzoned global here) before ASan reports it, with its
+# shadow and origin; ASan catches every case those two would.
+ASAN="-O1 -g -fsanitize=address,undefined -fno-sanitize=bounds,object-size -fno-sanitize-recover=all -fno-omit-frame-pointer -DCUEMU_ASAN $COMMON"
 TSAN="-O1 -g -fsanitize=thread -DCUEMU_TSAN $COMMON"
 # The TSan runtime itself is not instrumented: fibers switch without
 # synchronization, so its own bookkeeping would read as races. It models the
 # happens-before of barriers and collectives with __tsan_acquire/release.
 TSAN_RT="-O1 -g -DCUEMU_TSAN $COMMON"
-CPU_V3="-O3 -march=x86-64-v3 -fPIC -pthread -I native"
-CPU_V4="-O3 -march=x86-64-v4 -mavx512bf16 -fPIC -pthread -I native"
+# hidden: only the gatun_cpu_* API is exported, so the two builds never bind to each other
+CPU_V3="-O3 -march=x86-64-v3 -fPIC -pthread -fvisibility=hidden -fvisibility-inlines-hidden -I native"
+CPU_V4="-O3 -march=x86-64-v4 -mavx512bf16 -fPIC -pthread -fvisibility=hidden -fvisibility-inlines-hidden -I native"
 NVCC_FLAGS="-std=c++17 -O3 -I native -gencode arch=compute_80,code=[sm_80,compute_80] -gencode arch=compute_90a,code=sm_90a -fatbin"
 
 # ---------------------------------------------------------------- job runner

@@ -41,6 +41,49 @@ GATUN_CPU_API int gatun_cpu_row_sum(int dtype, const void* x, long long x_stride
 // Copy-bandwidth probe (the ceiling for elementwise ops): multi-threaded memcpy, streaming stores when large.
 GATUN_CPU_API int gatun_cpu_copy(void* dst, const void* src, long long bytes);
 
+// ---------------------------------------------------------------- attention (LLM)
+// Shapes are row-major and contiguous; all math in fp32 whatever the dtype. Return 0 or an error code.
+// A row's result never depends on the batch it is in or on the thread count.
+//
+// Flash prefill over a varlen packed batch. q/out [total_q, Hq, D], k/v [total_k, Hkv, D], lse [total_q, Hq]
+// (natural log; -inf with a zero output row for a query that sees no key). cu_seqlens_q/k [batch + 1],
+// prefix sums starting at 0. GQA: q head h reads kv head h / (Hq / Hkv). Causal masks are bottom-right
+// aligned: query i of a sequence sees key j iff j <= i + (len_k - len_q). window_left >= 0 also requires
+// j >= i + (len_k - len_q) - window_left (applied in non-causal mode too); < 0 = no window.
+// head_dim: a multiple of 8 up to 256.
+GATUN_CPU_API int gatun_cpu_attention_prefill(int dtype, const void* q, const void* k, const void* v, void* out,
+                                              float* lse, const int* cu_seqlens_q, const int* cu_seqlens_k,
+                                              int batch, int num_q_heads, int num_kv_heads, int head_dim,
+                                              float scale, int causal, int window_left);
+// Paged decode: one query token per sequence. q/out [batch, Hq, D], lse [batch, Hq];
+// k_cache/v_cache [num_blocks, block_size, Hkv, D]; block_tables [batch, max_blocks_per_seq];
+// seq_lens [batch] (keys 0 .. seq_len-1, the query is at position seq_len-1). window_left >= 0 masks
+// keys j < seq_len - 1 - window_left. Split-KV: split p covers keys [p*split_size, (p+1)*split_size)
+// (split_size <= 0: one split per sequence); partials merged by log-sum-exp in split order.
+// seq_len 0 gives a zero row and lse -inf.
+GATUN_CPU_API int gatun_cpu_attention_decode(int dtype, const void* q, const void* k_cache, const void* v_cache,
+                                             const int* block_tables, const int* seq_lens, void* out, float* lse,
+                                             int batch, int num_q_heads, int num_kv_heads, int head_dim,
+                                             int block_size, int max_blocks_per_seq, int split_size, float scale,
+                                             int window_left);
+// Rotary embedding in place on x [num_tokens, num_heads, head_dim]; the first rotary_dim (even, <= head_dim)
+// features rotate. style 0 = NeoX (pairs i, i + rotary_dim/2), 1 = interleaved (pairs 2i, 2i+1).
+// inv_freq_i = (float)pow((double)theta, -2i / rotary_dim) (correctly rounded to fp32);
+// angle = (float)pos * inv_freq_i in fp32; cos/sin = glibc cosf/sinf of that fp32 angle.
+GATUN_CPU_API int gatun_cpu_rope(int dtype, void* x, const int* positions, int num_tokens, int num_heads,
+                                 int head_dim, int rotary_dim, float theta, int style);
+// Fused decode-step append: ropes q [num_tokens, Hq, D] in place, writes rope(k) and v
+// ([num_tokens, Hkv, D]) into k_cache/v_cache [num_blocks, block_size, Hkv, D] at slot s =
+// slot_mapping[t] (block s / block_size, row s % block_size); s < 0 skips that token's cache write.
+// rotary_dim 0 = no rope (plain append). k and v are not modified.
+GATUN_CPU_API int gatun_cpu_kv_append_rope(int dtype, void* q, const void* k, const void* v, void* k_cache,
+                                           void* v_cache, const long long* slot_mapping, const int* positions,
+                                           int num_tokens, int num_q_heads, int num_kv_heads, int head_dim,
+                                           int block_size, int rotary_dim, float theta, int style);
+// FMA-peak probe (ceiling for compute-bound ops): every pool thread runs `iters` rounds of independent
+// vector FMA chains at this library's width; returns GFLOP/s (an FMA = 2 FLOPs), < 0 on bad input.
+GATUN_CPU_API double gatun_cpu_fma_peak_gflops(long long iters);
+
 #ifdef __cplusplus
 }
 #endif

@@ -17,7 +17,7 @@ struct Pool {
   std::mutex mu;       // guards the job fields and gen for sleeping workers
   std::condition_variable wake, done;
   std::vector<std::thread> workers;
-  int nthreads = 0;  // 0 = not started yet
+  std::atomic<int> nthreads{0};  // 0 = not started yet; read without locks
   bool stop = false;
 
   // current job
@@ -71,7 +71,7 @@ struct Pool {
     for (auto& w : workers) w.join();
     workers.clear();
     stop = false;
-    nthreads = t;
+    nthreads.store(t);
     for (int i = 1; i < t; ++i) workers.emplace_back([this, i] { worker(i); });
   }
 };
@@ -95,7 +95,8 @@ void parallel_for(long long n, long long grain, Task fn, void* ctx) {
   }
   if (p.nthreads == 0) p.resize(0);
   long long chunks = (n + grain - 1) / grain;
-  int want = (int)(chunks - 1 < p.nthreads - 1 ? chunks - 1 : p.nthreads - 1);
+  const int nt = p.nthreads.load();
+  int want = (int)(chunks - 1 < nt - 1 ? chunks - 1 : nt - 1);
   if (want <= 0) {
     fn(ctx, 0, n);
     return;
@@ -124,14 +125,16 @@ int pool_set_threads(int n) {
   Pool& p = pool();
   std::lock_guard<std::mutex> region(p.call_mu);
   p.resize(n);
-  return p.nthreads;
+  return p.nthreads.load();
 }
 
+// Lock-free so it can be asked from inside a task or while another region runs.
 int pool_threads() {
   Pool& p = pool();
-  std::lock_guard<std::mutex> region(p.call_mu);
-  if (p.nthreads == 0) p.resize(0);
-  return p.nthreads;
+  int t = p.nthreads.load();
+  if (t > 0) return t;
+  t = (int)std::thread::hardware_concurrency();  // what the lazy start will pick
+  return t > 0 ? (t > 256 ? 256 : t) : 1;
 }
 
 }  // namespace GATUN_NS

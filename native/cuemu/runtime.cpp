@@ -8,7 +8,9 @@
 // barrier (all threads at the same call site) or reports the error.
 //
 // Errors never end the process: the failing fiber records the message and
-// switches back to the scheduler for good; its stack is simply reused.
+// switches back to the scheduler for good; the other fibers that stopped
+// mid-kernel are resumed once to leave the same way (abandon_rest); their
+// stacks are simply reused.
 //
 // Variants: CUEMU_ASAN (ASan fiber annotations, one worker, shared memory as
 // plain statics) and CUEMU_TSAN (one TSan fiber per CUDA thread, barriers and
@@ -198,7 +200,8 @@ struct Fiber {
   void* sp = nullptr;
   char* stack_lo = nullptr;  // usable stack [stack_lo, stack_lo + stack_size)
   size_t stack_size = 0;
-  bool dirty = false;        // abandoned mid-run: ASan shadow must be cleared
+  bool dirty = false;        // left mid-kernel: TSan needs a fresh fiber
+  bool started = false;      // has run kernel code in this block
   ThreadCtx ctx;
   int linear = 0;
   FState state = kReady;
@@ -207,11 +210,19 @@ struct Fiber {
   int line = 0;
   int site_id = 0;  // __COUNTER__ at the call: tells two barriers on one line apart
   int bar_op = 0, bar_pred = 0, bar_result = 0;
+  unsigned bar_phase = 0;  // Worker::barrier_phase at arrival
   // collective
   unsigned long long coll_result = 0;
 #if defined(CUEMU_TSAN)
   void* tsan_fiber = nullptr;
 #endif
+  // TSan sync objects of a collective: the fiber releases tsan_arrive when it
+  // arrives; the last lane acquires every member's tsan_arrive and releases
+  // each member's tsan_leave, which the member acquires when it resumes. Both
+  // per fiber, so that nothing a lane does after the collective (or in
+  // another collective of the warp) reaches the others early.
+  char tsan_arrive = 0;
+  char tsan_leave = 0;
 };
 
 bool same_barrier(const Fiber* a, const Fiber* b) {
@@ -234,7 +245,6 @@ struct Warp {
   Group groups[32];
   unsigned long long vals[32];
   int args[32];
-  char tsan_sync = 0;
 };
 
 struct Worker;
@@ -253,7 +263,13 @@ struct Worker {
   int n = 0;
   int n_ready = 0, n_barrier = 0, n_coll = 0, n_done = 0;
   bool block_failed = false;
-  char barrier_sync = 0;
+  bool aborting = false;  // abandon_rest is resuming fibers so that they leave
+  // TSan: a barrier phase's arrivals release barrier_sync[phase & 1] and its
+  // leavers acquire the same object. A fiber leaves lazily (when resumed),
+  // possibly after others have already arrived at the next barrier; those
+  // arrivals go to the other object, so they cannot leak into it.
+  unsigned barrier_phase = 0;
+  char barrier_sync[2] = {0, 0};
   unsigned char* smem = nullptr;
   size_t smem_cap = 0;
   size_t stack_size = kDefaultStack;
@@ -299,7 +315,17 @@ struct Worker {
     // poisoned redzones behind; the stack starts clean for every block.
     __asan_unpoison_memory_region(f->stack_lo, f->stack_size);
 #endif
+#if defined(CUEMU_TSAN)
+    // A fiber left mid-kernel never ran the __tsan_func_exit of its frames;
+    // reusing its TSan fiber would grow that shadow stack without bound.
+    // Called from the scheduler before any fiber of the block runs.
+    if (f->dirty) {
+      __tsan_destroy_fiber(f->tsan_fiber);
+      f->tsan_fiber = __tsan_create_fiber(0);
+    }
+#endif
     f->dirty = false;
+    f->started = false;
     uintptr_t top = (reinterpret_cast<uintptr_t>(f->stack_lo) + f->stack_size) & ~uintptr_t(15);
     uint64_t* s = reinterpret_cast<uint64_t*>(top) - 8;
     unsigned mxcsr;
@@ -354,6 +380,28 @@ struct Worker {
 #if defined(CUEMU_ASAN)
     __sanitizer_finish_switch_fiber(fake, &sched_bottom, &sched_size);
 #endif
+    if (aborting) leave(f);  // resumed by abandon_rest: the block has failed
+  }
+
+  // Leaves the kernel for good from a failed block. TSan: what this fiber did
+  // happens before whatever runs after the block.
+  [[noreturn]] CUEMU_NO_ASAN void leave(Fiber* f) {
+    f->state = kFailed;
+    TSAN_RELEASE(&L->tsan_end);
+    suspend(f, true);
+    __builtin_trap();  // never resumed
+  }
+
+  // After an error: resume each fiber stopped mid-kernel once so that it
+  // leaves by itself (leave), instead of being dropped with its TSan and
+  // ASan fiber state half switched.
+  void abandon_rest() {
+    aborting = true;
+    for (int i = 0; i < n; ++i) {
+      Fiber* f = fibers[i];
+      if (f->started && f->state != kDone && f->state != kFailed) resume(f);
+    }
+    aborting = false;
   }
 
   std::string prefix() const {
@@ -386,10 +434,7 @@ struct Worker {
   [[noreturn]] void fail_fiber(Fiber* f, const std::string& msg) {
     set_error(L, prefix() + msg);
     block_failed = true;
-    f->state = kFailed;
-    f->dirty = true;
-    suspend(f, true);
-    __builtin_trap();  // never resumed
+    leave(f);
   }
 
   void fail_block(const std::string& msg) {
@@ -492,9 +537,11 @@ struct Worker {
       }
       if (!release_barrier()) break;
     }
-    if (block_failed)
+    if (block_failed) {
+      abandon_rest();
       for (int i = 0; i < n; ++i)
         if (fibers[i]->state != kDone) fibers[i]->dirty = true;
+    }
     TSAN_ACQUIRE(&L->tsan_end);
   }
 
@@ -547,6 +594,7 @@ struct Worker {
       fibers[i]->bar_result = result;
       fibers[i]->state = kReady;
     }
+    ++barrier_phase;
     n_barrier = 0;
     n_ready = n;
     return true;
@@ -619,23 +667,26 @@ struct Worker {
     g->arrived |= bit;
     w.vals[lane] = value;
     w.args[lane] = arg;
-    TSAN_RELEASE(&w.tsan_sync);
+    TSAN_RELEASE(&f->tsan_arrive);
     if (g->arrived != g->mask) {
       f->state = kInCollective;
       ++n_coll;
       suspend(f, false);
-      TSAN_ACQUIRE(&w.tsan_sync);
+      TSAN_ACQUIRE(&f->tsan_leave);
       return f->coll_result;
     }
     // Last lane to arrive computes everyone's result.
     complete(f, wi, *g);
-    TSAN_ACQUIRE(&w.tsan_sync);
     return f->coll_result;
   }
 
   void complete(Fiber* self, int wi, Group& g) {
     Warp& w = warps[wi];
     const unsigned m = g.mask;
+#if defined(CUEMU_TSAN)
+    for (int l = 0; l < 32; ++l)
+      if (m >> l & 1u) TSAN_ACQUIRE(&fibers[wi * 32 + l]->tsan_arrive);
+#endif
     unsigned long long red = 0;
     switch (g.kind) {
       case kBallot: case kAny: case kAll: {
@@ -693,6 +744,7 @@ struct Worker {
       Fiber* lf = fibers[wi * 32 + l];
       lf->coll_result = r;
       if (lf != self) {
+        TSAN_RELEASE(&lf->tsan_leave);
         lf->state = kReady;
         --n_coll;
         ++n_ready;
@@ -708,6 +760,7 @@ CUEMU_NO_ASAN void fiber_main(void* p) {
 #if defined(CUEMU_ASAN)
   __sanitizer_finish_switch_fiber(nullptr, &w->sched_bottom, &w->sched_size);
 #endif
+  f->started = true;
   TSAN_ACQUIRE(&w->L->tsan_start);
   w->L->tramp(w->L->args);
   TSAN_RELEASE(&w->L->tsan_end);
@@ -800,10 +853,11 @@ int barrier(const char* file, int line, int id, int op, int pred) {
   f->bar_op = op;
   f->bar_pred = pred;
   f->state = kAtBarrier;
+  f->bar_phase = w->barrier_phase;
   ++w->n_barrier;
-  TSAN_RELEASE(&w->barrier_sync);
+  TSAN_RELEASE(&w->barrier_sync[f->bar_phase & 1]);
   w->suspend(f, false);
-  TSAN_ACQUIRE(&w->barrier_sync);
+  TSAN_ACQUIRE(&w->barrier_sync[f->bar_phase & 1]);
   return f->bar_result;
 }
 

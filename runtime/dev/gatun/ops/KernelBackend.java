@@ -38,9 +38,11 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
      */
     private void launchRows(String module, String prefix, Rows x, Object... args) {
         if (x.rows() == 0) return;
+        String name = prefix + suffix(x.dtype());
         long perThread8 = (x.cols() + 7) / 8;
-        int threads = (int) Math.min(1024, Math.max(32, Long.highestOneBit(Math.max(1, perThread8) * 2 - 1)));
-        launcher.launch(new Kernel(module, prefix + suffix(x.dtype())), Dim3.of((int) Math.min(x.rows(), MAX_GRID)),
+        int threads = (int) Math.min(LaunchBounds.require(name).maxThreads(),
+                Math.max(32, Long.highestOneBit(Math.max(1, perThread8) * 2 - 1)));
+        launcher.launch(new Kernel(module, name), Dim3.of((int) Math.min(x.rows(), MAX_GRID)),
                 Dim3.of(threads), 0, device.defaultStream(), args);
     }
 

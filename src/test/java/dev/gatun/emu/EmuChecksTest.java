@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * error comes back as a Java exception naming the kernel and what went wrong, and the JVM and
  * the emulator keep working afterwards.
  */
-@Tag("kernel")
+@Tag("emu")
 class EmuChecksTest {
     private final EmuDevice emu = (EmuDevice) Devices.get("emu");
 

@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
  * A correct kernel does not depend on the order cuemu resumes its fibers in: every op gives
  * bit-identical results in forward, reverse and rotating order.
  */
-@Tag("kernel")
+@Tag("emu")
 class FiberOrderTest {
     private final EmuDevice emu = (EmuDevice) Devices.get("emu");
 

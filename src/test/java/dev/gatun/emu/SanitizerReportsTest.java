@@ -17,13 +17,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The sanitizer builds of cuemu find what they are for: ASan an out-of-bounds shared or global
  * read, TSan a missing __syncthreads between a shared-memory write and another thread's read, and
  * TSan stays silent on the same kernel with the barrier. Each runs in a child JVM started through
- * native/sanitized-java, because a sanitizer report ends the process it happens in.
+ * native/sanitizer/bin/java, because a sanitizer report ends the process it happens in.
  */
 class SanitizerReportsTest {
     record Result(int exit, String output) {}
 
     private static Result child(String sanitizer, String kernel, String options) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(Path.of("native/sanitized-java").toAbsolutePath().toString(),
+        List<String> command = new ArrayList<>(List.of(Path.of("native/sanitizer/bin/java").toAbsolutePath().toString(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 "-Dgatun.emu.variant=" + sanitizer, "-Dgatun.allocator.caching=false"));
         String counts = System.getProperty("gatun.launchCounts.dir");

@@ -1,0 +1,394 @@
+// Flash-attention prefill on the CPU (FlashAttention-2 schedule): one work item = one tile of MQ
+// queries of one (sequence, head); it walks the visible key blocks with an online softmax and never
+// materialises the S x S score matrix.
+//
+// Layout trick: the tile works transposed, with the MQ queries along vector lanes.
+//   Qt [D][MQ]  = scale * Q tile, transposed once per tile (zero in lanes past the tile)
+//   St [nk][MQ] = K_blk . Qt      micro-kernel: broadcast K[j][d] (native row layout), FMA with Qt[d][:]
+//   Ot [D][MQ] += V_blkᵀ . St     micro-kernel: broadcast V[j][d] (native row layout), FMA with P[j][:]
+// so K and V need no transpose (fp32 is read in place; fp16/bf16 rows are widened into a small fp32
+// block), and the softmax max/sum over keys are plain vertical vector ops per query lane: no
+// horizontal reductions. Each query lane's arithmetic is independent of the other lanes and of the
+// tiling: key blocks are aligned to absolute multiples of NK, and keys a row cannot see contribute
+// exact zeros (p = 0, alpha = 1), so a row's result depends only on its sequence, never on the batch,
+// the tile it landed in, or the thread count.
+#include <math.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "rows.h"
+
+#pragma GCC visibility push(hidden)
+namespace GATUN_NS {
+namespace {
+
+#ifdef GATUN_AVX512
+constexpr int QV = 4;   // query vectors per tile: MQ = 64
+constexpr int KR = 6;   // keys per QK register block (KR * QV = 24 accumulators of 32 zmm)
+constexpr int DR = 6;   // head-dim rows per PV register block
+constexpr int NK = 64;  // keys per block
+#else
+constexpr int QV = 2;   // MQ = 16
+constexpr int KR = 6;   // 12 accumulators + 2 Qt + broadcast of 16 ymm
+constexpr int DR = 6;
+constexpr int NK = 64;
+#endif
+constexpr int MQ = QV * W;
+constexpr int kMaxHeadDim = 256;
+
+// ---------------------------------------------------------------- micro-kernels
+// St[r][:] = sum_d K[r][d] * Qt[d][:] for r < R
+template <int R>
+VI void qk_rows(const float* __restrict Qt, int D, const float* __restrict K, long long ldk, float* __restrict St) {
+  vf acc[R][QV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) acc[r][v] = vset1(0.f);
+  const float* kp[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) kp[r] = K + r * ldk;
+  for (int d = 0; d < D; ++d) {
+    vf q[QV];
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) q[v] = load(F32{}, Qt + d * MQ + v * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const vf b = vset1(kp[r][d]);
+#pragma GCC unroll 4
+      for (int v = 0; v < QV; ++v) acc[r][v] = vfma(b, q[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) store(F32{}, St + r * MQ + v * W, acc[r][v]);
+}
+
+template <int R>
+__attribute__((noinline)) void qk_block(const float* Qt, int D, const float* K, long long ldk, int nk, float* St) {
+  int j = 0;
+  for (; j + R <= nk; j += R) qk_rows<R>(Qt, D, K + j * ldk, ldk, St + j * MQ);
+  if constexpr (R > 1) {
+    if (j < nk) {
+      const int rem = nk - j;
+      // remainder: one smaller register block (rem < R)
+      switch (rem) {
+#define QK_CASE(n) case n: if constexpr (n < R) qk_rows<n>(Qt, D, K + j * ldk, ldk, St + j * MQ); break;
+        QK_CASE(1) QK_CASE(2) QK_CASE(3) QK_CASE(4) QK_CASE(5) QK_CASE(6) QK_CASE(7) QK_CASE(8) QK_CASE(9)
+        QK_CASE(10) QK_CASE(11)
+#undef QK_CASE
+        default: break;
+      }
+    }
+  }
+}
+
+// Ot[d0 + r][:] = alpha * Ot[d0 + r][:] + sum_j V[j][d0 + r] * P[j][:] for r < R
+template <int R>
+VI void pv_rows(const float* __restrict P, int nk, const float* __restrict V, long long ldv, int d0,
+                float* __restrict Ot, const vf* alpha) {
+  vf acc[R][QV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) acc[r][v] = vmul(load(F32{}, Ot + (d0 + r) * MQ + v * W), alpha[v]);
+  const float* vp = V + d0;
+  for (int j = 0; j < nk; ++j, vp += ldv) {
+    vf p[QV];
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) p[v] = load(F32{}, P + j * MQ + v * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const vf b = vset1(vp[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < QV; ++v) acc[r][v] = vfma(b, p[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) store(F32{}, Ot + (d0 + r) * MQ + v * W, acc[r][v]);
+}
+
+__attribute__((noinline)) void pv_block(const float* P, int nk, const float* V, long long ldv, int D, float* Ot,
+                                        const vf* alpha) {
+  int d = 0;
+  for (; d + DR <= D; d += DR) pv_rows<DR>(P, nk, V, ldv, d, Ot, alpha);
+  // D is a multiple of 8, so the remainder is even
+  switch (D - d) {
+    case 0: break;
+    case 2: pv_rows<2>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 4: pv_rows<4>(P, nk, V, ldv, d, Ot, alpha); break;
+    default:
+      for (; d < D; ++d) pv_rows<1>(P, nk, V, ldv, d, Ot, alpha);
+  }
+}
+
+// lanes where `a < b` get -inf
+VI vf mask_lt(vf x, vf a, vf b) {
+#ifdef GATUN_AVX512
+  return _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), vset1(-__builtin_inff()));
+#else
+  return _mm256_blendv_ps(x, vset1(-__builtin_inff()), _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+#endif
+}
+// x, or 0 where x == -inf
+VI vf finite_or_zero(vf x) {
+#ifdef GATUN_AVX512
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, vset1(-__builtin_inff()), _CMP_NEQ_OQ), x);
+#else
+  return _mm256_and_ps(x, _mm256_cmp_ps(x, vset1(-__builtin_inff()), _CMP_NEQ_OQ));
+#endif
+}
+VI vf lane_index() {
+#ifdef GATUN_AVX512
+  return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+  return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+#endif
+}
+
+// widen n elements to fp32 (n a multiple of 8)
+template <class D>
+VI void widen_row(const typename D::T* src, float* dst, int n) {
+  int i = 0;
+  for (; i + W <= n; i += W) store(F32{}, dst + i, load(D{}, src + i));
+  if (i < n) store_tail(F32{}, dst + i, load_tail(D{}, src + i, n - i, 0.f), n - i);
+}
+
+// ---------------------------------------------------------------- work items
+struct Item {
+  int seq, head, q0;  // q0: first query of the tile within the sequence
+  long long cost;
+};
+
+struct Args {
+  const void *q, *k, *v;
+  void* out;
+  float* lse;
+  const int *cu_q, *cu_k;
+  int hq, hkv, D;
+  float scale;
+  int causal, window;
+};
+
+template <class Dt>
+void run_tile(const Args& a, const Item& it) {
+  using T = typename Dt::T;
+  constexpr bool kIsF32 = sizeof(T) == 4;
+  const int D = a.D;
+  const int qs = a.cu_q[it.seq], len_q = a.cu_q[it.seq + 1] - qs;
+  const int ks = a.cu_k[it.seq], len_k = a.cu_k[it.seq + 1] - ks;
+  const int off = len_k - len_q;
+  const int h = it.head, kvh = h / (a.hq / a.hkv);
+  const int i0 = it.q0, mq = std::min(MQ, len_q - i0);
+  const long long ldq = (long long)a.hq * D, ldk = (long long)a.hkv * D;
+  const T* Q = (const T*)a.q + (long long)(qs + i0) * ldq + (long long)h * D;
+  T* O = (T*)a.out + (long long)(qs + i0) * ldq + (long long)h * D;
+  float* L = a.lse + (long long)(qs + i0) * a.hq + h;
+  const T* K = (const T*)a.k + (long long)ks * ldk + (long long)kvh * D;
+  const T* V = (const T*)a.v + (long long)ks * ldk + (long long)kvh * D;
+
+  // scratch: Qt, Ot [D][MQ], St [NK][MQ], row [kMaxHeadDim], Kb, Vb [NK][D] (fp16/bf16 only)
+  const long long nbuf = 2LL * D * MQ + (long long)NK * MQ + kMaxHeadDim + (kIsF32 ? 0 : 2LL * NK * D);
+  float* buf = scratch(nbuf);
+  if (!buf) return;  // reported by the caller through `failed`
+  float* Qt = buf;
+  float* Ot = Qt + D * MQ;
+  float* St = Ot + D * MQ;
+  float* row = St + NK * MQ;
+  float* Kb = row + kMaxHeadDim;
+  float* Vb = Kb + NK * D;
+
+  // Qt = scale * Q tile, transposed; lanes past the tile are 0
+  for (int i = 0; i < MQ; ++i) {
+    if (i < mq) {
+      widen_row<Dt>(Q + i * ldq, row, D);
+      for (int d = 0; d < D; ++d) Qt[d * MQ + i] = row[d] * a.scale;
+    } else {
+      for (int d = 0; d < D; ++d) Qt[d * MQ + i] = 0.f;
+    }
+  }
+  for (int x = 0; x < D * MQ; x += W) store(F32{}, Ot + x, vset1(0.f));
+
+  const float ninf = -__builtin_inff();
+  vf m[QV], l[QV], qi[QV];
+  for (int v = 0; v < QV; ++v) {
+    m[v] = vset1(ninf);
+    l[v] = vset1(0.f);
+    qi[v] = vadd(lane_index(), vset1((float)(i0 + v * W)));  // query index of each lane
+  }
+
+  // visible keys for the tile: [j_lo, j_hi)
+  const int wl = a.window;
+  int j_hi = a.causal ? std::min(len_k, i0 + mq - 1 + off + 1) : len_k;
+  int j_lo = wl >= 0 ? std::max(0, i0 + off - wl) : 0;
+  for (int b = j_lo / NK * NK; b < j_hi; b += NK) {
+    const int jb = std::max(b, j_lo), je = std::min(b + NK, j_hi), nk = je - jb;
+    if (nk <= 0) continue;
+    const float* Kp;
+    const float* Vp;
+    long long ldkp;
+    if constexpr (kIsF32) {
+      Kp = (const float*)(K + jb * ldk);
+      Vp = (const float*)(V + jb * ldk);
+      ldkp = ldk;
+    } else {
+      for (int j = 0; j < nk; ++j) {
+        widen_row<Dt>(K + (jb + j) * ldk, Kb + j * D, D);
+        widen_row<Dt>(V + (jb + j) * ldk, Vb + j * D, D);
+      }
+      Kp = Kb;
+      Vp = Vb;
+      ldkp = D;
+    }
+    qk_block<KR>(Qt, D, Kp, ldkp, nk, St);
+
+    // masks: causal j > i + off; window j < i + off - wl
+    const bool mask_hi = a.causal && (je - 1 > i0 + off);
+    const bool mask_lo = wl >= 0 && (jb < i0 + mq - 1 + off - wl);
+    if (mask_hi || mask_lo) {
+      for (int j = 0; j < nk; ++j) {
+        const vf jq = vset1((float)(jb + j - off));  // row i sees j iff jq <= i (causal), i <= jq + wl (window)
+        for (int v = 0; v < QV; ++v) {
+          vf s = load(F32{}, St + j * MQ + v * W);
+          if (mask_hi) s = mask_lt(s, qi[v], jq);
+          if (mask_lo) s = mask_lt(s, vadd(jq, vset1((float)wl)), qi[v]);
+          store(F32{}, St + j * MQ + v * W, s);
+        }
+      }
+    }
+
+    // online softmax per query lane
+    vf alpha[QV];
+    for (int v = 0; v < QV; ++v) {
+      vf mx = m[v];
+      for (int j = 0; j < nk; ++j) mx = vmax(mx, load(F32{}, St + j * MQ + v * W));
+      const vf ms = finite_or_zero(mx);
+      alpha[v] = vexp(vsub(m[v], ms));
+      vf sum = vset1(0.f);
+      for (int j = 0; j < nk; ++j) {
+        const vf p = vexp(vsub(load(F32{}, St + j * MQ + v * W), ms));
+        store(F32{}, St + j * MQ + v * W, p);
+        sum = vadd(sum, p);
+      }
+      l[v] = vadd(vmul(l[v], alpha[v]), sum);
+      m[v] = mx;
+    }
+    pv_block(St, nk, Vp, ldkp, D, Ot, alpha);
+  }
+
+  // out = Ot / l (transposed back); lse = m + log(l), -inf and zeros where no key was seen
+  float ml[2 * MQ];
+  for (int v = 0; v < QV; ++v) {
+    store(F32{}, ml + v * W, m[v]);
+    store(F32{}, ml + MQ + v * W, l[v]);
+  }
+  for (int i = 0; i < mq; ++i) {
+    const float li = ml[MQ + i];
+    const float inv = li > 0.f ? 1.0f / li : 0.f;
+    L[(long long)i * a.hq] = li > 0.f ? ml[i] + logf(li) : ninf;
+    for (int d = 0; d < D; ++d) row[d] = Ot[d * MQ + i] * inv;
+    T* o = O + i * ldq;
+    int d = 0;
+    for (; d + W <= D; d += W) store(Dt{}, o + d, load(F32{}, row + d));
+    if (d < D) store_tail(Dt{}, o + d, load_tail(F32{}, row + d, D - d, 0.f), D - d);
+  }
+}
+
+}  // namespace
+}  // namespace GATUN_NS
+#pragma GCC visibility pop
+
+extern "C" int gatun_cpu_attention_prefill(int dtype, const void* q, const void* k, const void* v, void* out,
+                                           float* lse, const int* cu_seqlens_q, const int* cu_seqlens_k,
+                                           int batch, int num_q_heads, int num_kv_heads, int head_dim,
+                                           float scale, int causal, int window_left) {
+  using namespace GATUN_NS;
+  if (!dtype_size(dtype)) return GATUN_CPU_EDTYPE;
+  if (batch < 0 || num_q_heads < 1 || num_kv_heads < 1 || num_q_heads % num_kv_heads || head_dim < 8 ||
+      head_dim % 8 || head_dim > kMaxHeadDim || !isfinite(scale))
+    return GATUN_CPU_ESHAPE;
+  if (batch == 0) return GATUN_CPU_OK;
+  if (!cu_seqlens_q || !cu_seqlens_k) return GATUN_CPU_ENULL;
+  if (cu_seqlens_q[0] != 0 || cu_seqlens_k[0] != 0) return GATUN_CPU_ESHAPE;
+  long long total_q = 0, total_k = 0;
+  for (int b = 0; b < batch; ++b) {
+    if (cu_seqlens_q[b + 1] < cu_seqlens_q[b] || cu_seqlens_k[b + 1] < cu_seqlens_k[b]) return GATUN_CPU_ESHAPE;
+  }
+  total_q = cu_seqlens_q[batch];
+  total_k = cu_seqlens_k[batch];
+  if (total_q == 0) return GATUN_CPU_OK;
+  if (!q || !out || !lse) return GATUN_CPU_ENULL;
+  if (total_k > 0 && (!k || !v)) return GATUN_CPU_ENULL;
+  if (total_q * num_q_heads * head_dim > kMaxElems || total_k * num_kv_heads * head_dim > kMaxElems)
+    return GATUN_CPU_ESHAPE;
+
+  Args a{q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, num_q_heads, num_kv_heads, head_dim, scale,
+         causal ? 1 : 0, window_left < 0 ? -1 : window_left};
+  std::vector<Item> items;
+  for (int b = 0; b < batch; ++b) {
+    const int lq = cu_seqlens_q[b + 1] - cu_seqlens_q[b], lk = cu_seqlens_k[b + 1] - cu_seqlens_k[b];
+    for (int i0 = 0; i0 < lq; i0 += MQ) {
+      const int mq = std::min(MQ, lq - i0), off = lk - lq;
+      long long hi = a.causal ? std::min(lk, i0 + mq + off) : lk;
+      long long lo = a.window >= 0 ? std::max(0, i0 + off - a.window) : 0;
+      long long cost = std::max(0LL, hi - lo) + 16;  // + fixed per-tile work
+      for (int h = 0; h < num_q_heads; ++h) items.push_back({b, h, i0, cost});
+    }
+  }
+  // heaviest first for load balance; the order never changes a row's result
+  std::stable_sort(items.begin(), items.end(), [](const Item& x, const Item& y) { return x.cost > y.cost; });
+  const long long need = 2LL * head_dim * MQ + (long long)NK * MQ + kMaxHeadDim + 2LL * NK * head_dim;
+  int failed = 0;
+  auto body = [&](long long i0, long long i1) {
+    if (!scratch(need)) {
+      __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
+      return;
+    }
+    for (long long i = i0; i < i1; ++i) {
+      dispatch(dtype, [&](auto d) { run_tile<decltype(d)>(a, items[i]); });
+    }
+  };
+  parallel_for((long long)items.size(), 1, body);
+  return failed ? GATUN_CPU_ESHAPE : GATUN_CPU_OK;
+}
+
+// FMA-peak probe (the ceiling for compute-bound ops): every pool thread runs `iters` rounds of
+// 2 * kChains independent vector FMA chains (enough to cover FMA latency x ports).
+// Returns the achieved GFLOP/s (fp32, an FMA counted as 2 FLOPs), or a negative value on error.
+namespace {
+__attribute__((noinline)) float fma_chains(long long iters, float seed) {
+  using namespace GATUN_NS;
+  constexpr int kChains = 12;
+  vf acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = vset1(seed + c * 1e-3f);
+  const vf x = vset1(0.999999f), y = vset1(1e-7f);
+  for (long long i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int c = 0; c < kChains; ++c) acc[c] = vfma(acc[c], x, y);
+    __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]), "+v"(acc[4]), "+v"(acc[5]));
+  }
+  vf s = acc[0];
+  for (int c = 1; c < kChains; ++c) s = vadd(s, acc[c]);
+  return hsum(s);
+}
+}  // namespace
+
+#include <chrono>
+extern "C" double gatun_cpu_fma_peak_gflops(long long iters) {
+  using namespace GATUN_NS;
+  if (iters < 1) return -1.0;
+  const int t = pool_threads();
+  volatile float sink = 0.f;
+  auto body = [&](long long b, long long e) {
+    for (long long i = b; i < e; ++i) sink = sink + fma_chains(iters, (float)i);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  parallel_for(t, 1, body);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return (double)t * iters * 12 * W * 2 / s * 1e-9;
+}

@@ -1,0 +1,31 @@
+package dev.gatun.ops;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The largest launch Gatun makes of each kernel family: threads per block and dynamic shared
+ * memory. The ops use it to size their launches, and the build checks every kernel's ptxas
+ * figures (registers, spills, static shared memory) against it, so a kernel that would not fit
+ * its block, or a hot kernel that spills, fails the build instead of surprising on a GPU.
+ *
+ * @param prefix      kernel names starting with this belong to the family
+ * @param maxThreads  most threads per block any launch uses
+ * @param maxDynamicSharedBytes most dynamic shared memory any launch uses
+ * @param hot         whether a spill is a build failure (the kernels that dominate run time)
+ */
+public record LaunchBounds(String prefix, int maxThreads, int maxDynamicSharedBytes, boolean hot) {
+    public static final List<LaunchBounds> ALL = List.of(
+            new LaunchBounds("gatun_softmax_", 1024, 0, false),
+            new LaunchBounds("gatun_rms_norm_", 1024, 0, false),
+            new LaunchBounds("gatun_row_sum_", 1024, 0, false));
+
+    /** The family of {@code kernel}, if Gatun launches it. */
+    public static Optional<LaunchBounds> of(String kernel) {
+        return ALL.stream().filter(b -> kernel.startsWith(b.prefix)).findFirst();
+    }
+
+    static LaunchBounds require(String kernel) {
+        return of(kernel).orElseThrow(() -> new IllegalStateException("no launch bounds declared for " + kernel));
+    }
+}

@@ -1,0 +1,78 @@
+package dev.gatun.testing;
+
+import dev.gatun.bindings.cuda.CudaDriver;
+import dev.gatun.device.Devices;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The test-scope CUDA driver shim (native/cudashim): present when {@code -Dgatun.cuda.library}
+ * names it. It runs kernels through cuemu, so the emu device (cuemu and the kernel libraries) is
+ * loaded before the binding loads the shim; then its ptxas table and fault injection are set
+ * through {@code gatun_cudashim_configure}.
+ */
+public final class CudaShim {
+    private static MethodHandle configure, liveAllocations, liveBytes;
+
+    private CudaShim() {}
+
+    /** Whether this JVM's cuda device is the shim. */
+    public static boolean active() {
+        return System.getProperty(CudaDriver.LIBRARY_PROPERTY) != null;
+    }
+
+    /** Prepares the shim once, before anything opens the cuda device. */
+    public static synchronized void install() {
+        if (configure != null || !active()) return;
+        Devices.get("emu");
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup shim = SymbolLookup.libraryLookup(Path.of(System.getProperty(CudaDriver.LIBRARY_PROPERTY)), Arena.global());
+        configure = linker.downcallHandle(shim.find("gatun_cudashim_configure").orElseThrow(),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        liveAllocations = linker.downcallHandle(shim.find("gatun_cudashim_live_allocations").orElseThrow(), FunctionDescriptor.of(JAVA_LONG));
+        liveBytes = linker.downcallHandle(shim.find("gatun_cudashim_live_bytes").orElseThrow(), FunctionDescriptor.of(JAVA_LONG));
+        String resources = System.getProperty("gatun.cuda.shim.resources");
+        if (resources != null) configure("resources", resources);
+    }
+
+    /** Sets a shim knob: resources, fail_alloc, fail_launch, sticky_launch, memory_mb. */
+    public static void configure(String key, String value) {
+        install();
+        try (Arena arena = Arena.ofConfined()) {
+            int status = (int) configure.invokeExact(arena.allocateFrom(key), arena.allocateFrom(value));
+            if (status != 0) throw new IllegalArgumentException("shim refused " + key + "=" + value + " (status " + status + ")");
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** Device allocations the shim holds now (the caching allocator's cached blocks included). */
+    public static long liveAllocations() {
+        install();
+        try {
+            return (long) liveAllocations.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    public static long liveBytes() {
+        install();
+        try {
+            return (long) liveBytes.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+}
