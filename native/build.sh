@@ -6,7 +6,8 @@
 #           libgatun_cpu_avx512.so, <kernel>.fatbin per kernels/*.cu,
 #           kernel-resources.txt (ptxas report for sm_80 and sm_90a), INDEX
 # test-out: libcuemu_asan.so, libcuemu_tsan.so, libgatun_kernels_emu_{asan,tsan}.so,
-#           libgatun_testkernels_emu{,_asan,_tsan}.so, INDEX
+#           libgatun_testkernels_emu{,_asan,_tsan}.so, libgatun_cudashim.so (test-only
+#           CUDA driver shim over cuemu, native/cudashim), INDEX
 #
 # Skips everything when the hash of all inputs matches the stamp in both out
 # dirs. Uses all cores (GATUN_NATIVE_JOBS overrides). Any compile error fails
@@ -183,6 +184,8 @@ kernel_lib "$B/test" libgatun_kernels_emu_tsan.so "-fsanitize=thread" 'kt_*.o' l
 kernel_lib "$B/test" libgatun_testkernels_emu.so "" 'tp_*.o' libcuemu.so "$B/main"
 kernel_lib "$B/test" libgatun_testkernels_emu_asan.so "-fsanitize=address,undefined" 'ta_*.o' libcuemu_asan.so "$B/test"
 kernel_lib "$B/test" libgatun_testkernels_emu_tsan.so "-fsanitize=thread" 'tt_*.o' libcuemu_tsan.so "$B/test"
+# the test-scope CUDA driver shim over cuemu (native/cudashim): the cuda device's Java code runs on it in CI
+job "bash native/cudashim/build.sh $B/test $B/main"
 run_jobs link-kernels
 
 if [[ -n $NVCC && ${#KERNELS[@]} -gt 0 ]]; then

@@ -36,6 +36,7 @@ public final class CudaDevice extends Device implements KernelLauncher {
     private final Map<String, MemorySegment> modules = new HashMap<>();
     private final Map<String, MemorySegment> functions = new HashMap<>();
     private final Map<MemorySegment, Integer> dynamicSmemAllowed = new HashMap<>();
+    private volatile CudaException sticky;
 
     private CudaDevice(CudaDriver driver, int ordinal, MemorySegment context, Raw raw) {
         super(raw);
@@ -78,7 +79,7 @@ public final class CudaDevice extends Device implements KernelLauncher {
             throw new IllegalArgumentException("cuda:" + ordinal + " does not exist: the driver reports " + count + " device(s)");
         MemorySegment context = driver.primaryContextRetain(driver.deviceGet(ordinal));
         driver.ctxSetCurrent(context);
-        return new CudaDevice(driver, ordinal, context, new Raw(driver, context));
+        return new CudaDevice(driver, ordinal, context, new Raw());
     }
 
     @Override public DeviceKind kind() { return DeviceKind.CUDA; }
@@ -102,47 +103,45 @@ public final class CudaDevice extends Device implements KernelLauncher {
     }
 
     @Override
-    public void synchronize() {
-        bind();
-        driver.ctxSynchronize();
-    }
+    public void synchronize() { guarded(driver::ctxSynchronize); }
 
     @Override
     public void copyFromHost(MemorySegment src, long dst, long bytes, Stream stream) {
-        bind();
-        driver.memcpyHtoDAsync(dst, src.asSlice(0, bytes), handle(stream));
-        driver.streamSynchronize(handle(stream)); // src may be pageable or short-lived
+        guarded(() -> {
+            driver.memcpyHtoDAsync(dst, src.asSlice(0, bytes), handle(stream));
+            driver.streamSynchronize(handle(stream)); // src may be pageable or short-lived
+        });
     }
 
     @Override
     public void copyToHost(long src, MemorySegment dst, long bytes, Stream stream) {
-        bind();
-        driver.memcpyDtoHAsync(dst.asSlice(0, bytes), src, handle(stream));
-        driver.streamSynchronize(handle(stream));
+        guarded(() -> {
+            driver.memcpyDtoHAsync(dst.asSlice(0, bytes), src, handle(stream));
+            driver.streamSynchronize(handle(stream));
+        });
     }
 
     @Override
     public void copyOnDevice(long src, long dst, long bytes, Stream stream) {
-        bind();
-        driver.memcpyDtoDAsync(dst, src, bytes, handle(stream));
+        guarded(() -> driver.memcpyDtoDAsync(dst, src, bytes, handle(stream)));
     }
 
     @Override
     public void fill(long dst, byte value, long bytes, Stream stream) {
-        bind();
-        driver.memsetD8Async(dst, value, bytes, handle(stream));
+        guarded(() -> driver.memsetD8Async(dst, value, bytes, handle(stream)));
     }
 
     @Override
     public void launch(Kernel kernel, Dim3 grid, Dim3 block, int dynamicSharedBytes, Stream stream, Object... args) {
-        bind();
-        MemorySegment function = function(kernel);
-        allowDynamicSmem(function, kernel, dynamicSharedBytes);
-        try (Arena arena = Arena.ofConfined()) {
-            KernelArgs packed = KernelArgs.pack(arena, this, kernel.name(), args);
-            driver.launchKernel(function, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
-                    dynamicSharedBytes, handle(stream), packed.pointers());
-        }
+        guarded(() -> {
+            MemorySegment function = function(kernel);
+            allowDynamicSmem(function, dynamicSharedBytes);
+            try (Arena arena = Arena.ofConfined()) {
+                KernelArgs packed = KernelArgs.pack(arena, this, kernel.name(), args);
+                driver.launchKernel(function, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(),
+                        dynamicSharedBytes, handle(stream), packed.pointers());
+            }
+        });
     }
 
     private synchronized MemorySegment function(Kernel kernel) {
@@ -167,13 +166,35 @@ public final class CudaDevice extends Device implements KernelLauncher {
         }
     }
 
-    private synchronized void allowDynamicSmem(MemorySegment function, Kernel kernel, int bytes) {
+    private synchronized void allowDynamicSmem(MemorySegment function, int bytes) {
         if (bytes <= DEFAULT_DYNAMIC_SMEM_LIMIT || dynamicSmemAllowed.getOrDefault(function, 0) >= bytes) return;
         driver.funcSetAttribute(function, CuFunctionAttribute.MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
         dynamicSmemAllowed.put(function, bytes);
     }
 
-    private void bind() { driver.ctxSetCurrent(context); }
+    /**
+     * Makes the context current, or refuses when an earlier call hit a sticky error: after one
+     * (an illegal address, a failed launch) the driver fails every call on this context, so the
+     * first error is the one worth reporting.
+     */
+    private void bind() {
+        CudaException poisoned = sticky;
+        if (poisoned != null)
+            throw new IllegalStateException(description() + " is unusable since " + poisoned.getMessage()
+                    + "; the CUDA context cannot recover from this error: restart the process", poisoned);
+        driver.ctxSetCurrent(context);
+    }
+
+    /** Runs a driver call sequence, remembering a sticky error so later calls report it. */
+    private void guarded(Runnable calls) {
+        bind();
+        try {
+            calls.run();
+        } catch (CudaException e) {
+            if (e.isSticky()) sticky = e;
+            throw e;
+        }
+    }
 
     private MemorySegment handle(Stream stream) {
         if (!(stream instanceof CudaStream s) || s.device != this)
@@ -183,31 +204,23 @@ public final class CudaDevice extends Device implements KernelLauncher {
 
     /** The driver's allocator behind the caching allocator; out of memory is reported as 0. */
     private static final class Raw implements CachingAllocator.RawMemory {
-        private final CudaDriver driver;
-        private final MemorySegment context;
         private CudaDevice device;
-
-        Raw(CudaDriver driver, MemorySegment context) {
-            this.driver = driver;
-            this.context = context;
-        }
 
         @Override
         public long allocate(long bytes) {
-            driver.ctxSetCurrent(context);
-            try {
-                return driver.memAlloc(bytes);
-            } catch (CudaException e) {
-                if (e.code() == CuResult.OUT_OF_MEMORY) return 0;
-                throw e;
-            }
+            long[] address = {0};
+            device.guarded(() -> {
+                try {
+                    address[0] = device.driver.memAlloc(bytes);
+                } catch (CudaException e) {
+                    if (e.code() != CuResult.OUT_OF_MEMORY) throw e;
+                }
+            });
+            return address[0];
         }
 
         @Override
-        public void free(long address) {
-            driver.ctxSetCurrent(context);
-            driver.memFree(address);
-        }
+        public void free(long address) { device.guarded(() -> device.driver.memFree(address)); }
 
         @Override
         public void synchronize() { device.synchronize(); }
@@ -225,9 +238,12 @@ public final class CudaDevice extends Device implements KernelLauncher {
         @Override public Device device() { return device; }
 
         @Override
-        public void synchronize() {
-            device.bind();
-            device.driver.streamSynchronize(handle);
+        public void synchronize() { device.guarded(() -> device.driver.streamSynchronize(handle)); }
+
+        @Override
+        public void close() {
+            if (handle.equals(CudaDriver.DEFAULT_STREAM)) return; // the device's default stream lives with it
+            device.guarded(() -> device.driver.streamDestroy(handle));
         }
     }
 
@@ -237,16 +253,10 @@ public final class CudaDevice extends Device implements KernelLauncher {
         CudaEvent(MemorySegment handle) { this.handle = handle; }
 
         @Override
-        public void record(Stream stream) {
-            bind();
-            driver.eventRecord(handle, handle(stream));
-        }
+        public void record(Stream stream) { guarded(() -> driver.eventRecord(handle, handle(stream))); }
 
         @Override
-        public void synchronize() {
-            bind();
-            driver.eventSynchronize(handle);
-        }
+        public void synchronize() { guarded(() -> driver.eventSynchronize(handle)); }
 
         @Override
         public float elapsedMillisSince(Event start) {
@@ -257,9 +267,6 @@ public final class CudaDevice extends Device implements KernelLauncher {
         }
 
         @Override
-        public void close() {
-            bind();
-            driver.eventDestroy(handle);
-        }
+        public void close() { guarded(() -> driver.eventDestroy(handle)); }
     }
 }

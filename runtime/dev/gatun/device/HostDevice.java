@@ -63,6 +63,8 @@ public abstract sealed class HostDevice extends Device permits CpuDevice, EmuDev
         @Override public Device device() { return device; }
 
         @Override public void synchronize() {}
+
+        @Override public void close() {}
     }
 
     private static final class HostEvent implements Event {

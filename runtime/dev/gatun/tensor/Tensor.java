@@ -146,6 +146,16 @@ public final class Tensor implements DeviceData, AutoCloseable {
         write(staging);
     }
 
+    /** Copies {@code source} (same device, dtype and shape; both contiguous) into this tensor on the device. */
+    public void copyFrom(Tensor source) {
+        if (source.device() != device() || source.dtype != dtype || !Arrays.equals(source.shape, shape))
+            throw new IllegalArgumentException("copyFrom: source is " + source + ", expected " + this);
+        requireContiguous("copyFrom");
+        source.requireContiguous("copyFrom");
+        long bytes = numel() * dtype.byteSize();
+        if (bytes > 0) device().copyOnDevice(source.dataAddress(), dataAddress(), bytes, device().defaultStream());
+    }
+
     /** All elements in row-major order, converted to fp32. */
     public float[] toFloatArray() {
         requireFloating();
