@@ -24,17 +24,24 @@
 namespace GATUN_NS {
 namespace {
 
+#ifndef GATUN_ATTN_QV
 #ifdef GATUN_AVX512
-constexpr int QV = 4;   // query vectors per tile: MQ = 64
-constexpr int KR = 6;   // keys per QK register block (KR * QV = 24 accumulators of 32 zmm)
-constexpr int DR = 6;   // head-dim rows per PV register block
-constexpr int NK = 64;  // keys per block
+#define GATUN_ATTN_QV 4   // query vectors per tile: MQ = 64
+#define GATUN_ATTN_KR 6   // keys per QK register block (KR * QV = 24 accumulators of 32 zmm)
+#define GATUN_ATTN_DR 6   // head-dim rows per PV register block
 #else
-constexpr int QV = 2;   // MQ = 16
-constexpr int KR = 6;   // 12 accumulators + 2 Qt + broadcast of 16 ymm
-constexpr int DR = 6;
-constexpr int NK = 64;
+#define GATUN_ATTN_QV 2   // MQ = 16; 12 accumulators + 2 Qt + a broadcast of 16 ymm
+#define GATUN_ATTN_KR 6
+#define GATUN_ATTN_DR 6
 #endif
+#endif
+#ifndef GATUN_ATTN_NK
+#define GATUN_ATTN_NK 64  // keys per block
+#endif
+#ifndef GATUN_ATTN_PACK32
+#define GATUN_ATTN_PACK32 0  // 1: copy fp32 K/V blocks into a contiguous buffer too (measured: no gain)
+#endif
+constexpr int QV = GATUN_ATTN_QV, KR = GATUN_ATTN_KR, DR = GATUN_ATTN_DR, NK = GATUN_ATTN_NK;
 constexpr int MQ = QV * W;
 constexpr int kMaxHeadDim = 256;
 
@@ -122,6 +129,9 @@ __attribute__((noinline)) void pv_block(const float* P, int nk, const float* V, 
     case 0: break;
     case 2: pv_rows<2>(P, nk, V, ldv, d, Ot, alpha); break;
     case 4: pv_rows<4>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 6: pv_rows<6>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 8: pv_rows<8>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 10: pv_rows<10>(P, nk, V, ldv, d, Ot, alpha); break;
     default:
       for (; d < D; ++d) pv_rows<1>(P, nk, V, ldv, d, Ot, alpha);
   }
@@ -178,7 +188,7 @@ struct Args {
 template <class Dt>
 void run_tile(const Args& a, const Item& it) {
   using T = typename Dt::T;
-  constexpr bool kIsF32 = sizeof(T) == 4;
+  constexpr bool kIsF32 = sizeof(T) == 4 && !GATUN_ATTN_PACK32;
   const int D = a.D;
   const int qs = a.cu_q[it.seq], len_q = a.cu_q[it.seq + 1] - qs;
   const int ks = a.cu_k[it.seq], len_k = a.cu_k[it.seq + 1] - ks;
@@ -363,18 +373,19 @@ extern "C" int gatun_cpu_attention_prefill(int dtype, const void* q, const void*
 namespace {
 __attribute__((noinline)) float fma_chains(long long iters, float seed) {
   using namespace GATUN_NS;
-  constexpr int kChains = 12;
-  vf acc[kChains];
-  for (int c = 0; c < kChains; ++c) acc[c] = vset1(seed + c * 1e-3f);
   const vf x = vset1(0.999999f), y = vset1(1e-7f);
+  vf a0 = vset1(seed), a1 = vadd(a0, y), a2 = vadd(a1, y), a3 = vadd(a2, y), a4 = vadd(a3, y), a5 = vadd(a4, y);
+  vf a6 = vadd(a5, y), a7 = vadd(a6, y), a8 = vadd(a7, y), a9 = vadd(a8, y), a10 = vadd(a9, y), a11 = vadd(a10, y);
   for (long long i = 0; i < iters; ++i) {
-#pragma GCC unroll 12
-    for (int c = 0; c < kChains; ++c) acc[c] = vfma(acc[c], x, y);
-    __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]), "+v"(acc[4]), "+v"(acc[5]));
+    a0 = vfma(a0, x, y); a1 = vfma(a1, x, y); a2 = vfma(a2, x, y); a3 = vfma(a3, x, y);
+    a4 = vfma(a4, x, y); a5 = vfma(a5, x, y); a6 = vfma(a6, x, y); a7 = vfma(a7, x, y);
+    a8 = vfma(a8, x, y); a9 = vfma(a9, x, y); a10 = vfma(a10, x, y); a11 = vfma(a11, x, y);
+    // keeps the 12 chains in registers and stops the compiler from folding the loop
+    __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7),
+                     "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
   }
-  vf s = acc[0];
-  for (int c = 1; c < kChains; ++c) s = vadd(s, acc[c]);
-  return hsum(s);
+  return hsum(vadd(vadd(vadd(vadd(a0, a1), vadd(a2, a3)), vadd(vadd(a4, a5), vadd(a6, a7))),
+                   vadd(vadd(a8, a9), vadd(a10, a11))));
 }
 }  // namespace
 

@@ -59,7 +59,7 @@ GATUN_CPU_API int gatun_cpu_attention_prefill(int dtype, const void* q, const vo
 // k_cache/v_cache [num_blocks, block_size, Hkv, D]; block_tables [batch, max_blocks_per_seq];
 // seq_lens [batch] (keys 0 .. seq_len-1, the query is at position seq_len-1). window_left >= 0 masks
 // keys j < seq_len - 1 - window_left. Split-KV: split p covers keys [p*split_size, (p+1)*split_size)
-// (split_size <= 0: one split per sequence); partials merged by log-sum-exp in split order.
+// (split_size <= 0: 512); partials merged by log-sum-exp in split order.
 // seq_len 0 gives a zero row and lse -inf.
 GATUN_CPU_API int gatun_cpu_attention_decode(int dtype, const void* q, const void* k_cache, const void* v_cache,
                                              const int* block_tables, const int* seq_lens, void* out, float* lse,

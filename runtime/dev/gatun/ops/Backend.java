@@ -9,4 +9,12 @@ sealed interface Backend permits CpuBackend, KernelBackend {
     void rmsNorm(Rows x, Tensor weight, float eps, Rows y);
 
     void rowSum(Rows x, Tensor out);
+
+    void prefill(AttentionCalls.Prefill call);
+
+    void decode(AttentionCalls.Decode call);
+
+    void rope(AttentionCalls.Rope call);
+
+    void appendKv(AttentionCalls.AppendKv call);
 }

@@ -24,6 +24,34 @@ record CpuBackend(CpuDevice device) implements Backend {
         device.library().rowSum(code(x.dtype()), x.tensor().dataAddress(), x.rowStride(), out.dataAddress(), x.rows(), x.cols());
     }
 
+    @Override
+    public void prefill(AttentionCalls.Prefill c) {
+        device.library().attentionPrefill(code(c.q().dtype()), c.q().dataAddress(), c.k().dataAddress(), c.v().dataAddress(),
+                c.out().dataAddress(), c.lse().dataAddress(), c.cuSeqlensQ().dataAddress(), c.cuSeqlensK().dataAddress(),
+                c.batch(), c.qHeads(), c.kvHeads(), c.headDim(), c.scale(), c.causal(), c.windowLeft());
+    }
+
+    @Override
+    public void decode(AttentionCalls.Decode c) {
+        device.library().attentionDecode(code(c.q().dtype()), c.q().dataAddress(), c.kCache().dataAddress(), c.vCache().dataAddress(),
+                c.blockTables().dataAddress(), c.seqLens().dataAddress(), c.out().dataAddress(), c.lse().dataAddress(),
+                c.batch(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(), c.maxBlocksPerSeq(), c.splitSize(), c.scale(), c.windowLeft());
+    }
+
+    @Override
+    public void rope(AttentionCalls.Rope c) {
+        device.library().rope(code(c.x().dtype()), c.x().dataAddress(), c.positions().dataAddress(), c.tokens(), c.heads(),
+                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+    }
+
+    @Override
+    public void appendKv(AttentionCalls.AppendKv c) {
+        device.library().kvAppendRope(code(c.q().dtype()), c.q().dataAddress(), c.k().dataAddress(), c.v().dataAddress(),
+                c.kCache().dataAddress(), c.vCache().dataAddress(), c.slots().dataAddress(), c.positions().dataAddress(),
+                c.tokens(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(), c.rope().rotaryDim(), c.rope().theta(),
+                c.rope().style().ordinal());
+    }
+
     private static int code(DType dtype) {
         return switch (dtype) {
             case F32 -> CpuLibrary.F32;

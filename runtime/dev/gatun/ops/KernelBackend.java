@@ -14,6 +14,10 @@ import dev.gatun.tensor.Tensor;
 record KernelBackend(Device device, KernelLauncher launcher) implements Backend {
     /** Grid-stride kernels accept any grid; this bounds it where more blocks buy nothing. */
     private static final long MAX_GRID = 1 << 16;
+    /** Query heads of one GQA group that a decode CTA handles (kernels/attention_decode.cuh). */
+    private static final int DECODE_HEADS_PER_CTA = 8;
+    /** Query rows of one prefill CTA (kernels/attention_prefill.cuh). */
+    private static final int PREFILL_ROWS = 64;
 
     @Override
     public void softmax(Rows x, Rows y) {
@@ -30,6 +34,62 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     public void rowSum(Rows x, Tensor out) {
         launchRows("reduce", "gatun_row_sum_", x, x.tensor(), out, x.rows(), x.cols(), x.rowStride());
     }
+
+    @Override
+    public void prefill(AttentionCalls.Prefill c) {
+        int maxD = c.headDim() <= 64 ? 64 : 128;
+        // kernels/attention_prefill.cuh: 64 query rows per CTA, K/V tiles of 32 keys staged in fp32
+        int sharedBytes = 4 * ((PREFILL_ROWS + 32) * (maxD + 4) + 32 * maxD + PREFILL_ROWS * 36);
+        launchShared("attention_prefill", "gatun_attention_prefill_" + suffix(c.q().dtype()) + headDimSuffix(c.headDim()),
+                new Dim3((c.maxSeqlenQ() + PREFILL_ROWS - 1) / PREFILL_ROWS, c.qHeads(), c.batch()), 128, sharedBytes,
+                c.q(), c.k(), c.v(), c.out(), c.lse(), c.cuSeqlensQ(), c.cuSeqlensK(), c.batch(), c.qHeads(), c.kvHeads(),
+                c.headDim(), c.maxSeqlenQ(), c.scale(), c.causal() ? 1 : 0, c.windowLeft());
+    }
+
+    @Override
+    public void decode(AttentionCalls.Decode c) {
+        String dt = suffix(c.q().dtype());
+        int group = c.qHeads() / c.kvHeads();
+        int ctas = c.batch() * c.kvHeads() * ((group + DECODE_HEADS_PER_CTA - 1) / DECODE_HEADS_PER_CTA);
+        try (Tensor partialOut = Tensor.empty(device, DType.F32, c.batch(), c.qHeads(), c.maxSplits(), c.headDim());
+             Tensor partialLse = Tensor.empty(device, DType.F32, c.batch(), c.qHeads(), c.maxSplits())) {
+            launch("attention_decode", "gatun_attention_decode_" + dt + headDimSuffix(c.headDim()), new Dim3(ctas, c.maxSplits(), 1), 128,
+                    c.q(), c.kCache(), c.vCache(), c.blockTables(), c.seqLens(), partialOut, partialLse, c.batch(), c.qHeads(),
+                    c.kvHeads(), c.headDim(), c.blockSize(), c.maxBlocksPerSeq(), c.splitSize(), c.maxSplits(), c.scale(), c.windowLeft());
+            launch("attention_decode", "gatun_attention_merge_" + dt, Dim3.of(c.batch() * c.qHeads()), 128,
+                    partialOut, partialLse, c.out(), c.lse(), c.seqLens(), c.batch(), c.qHeads(), c.headDim(), c.splitSize(), c.maxSplits());
+        }
+    }
+
+    @Override
+    public void rope(AttentionCalls.Rope c) {
+        launch("rope", "gatun_rope_" + suffix(c.x().dtype()), Dim3.of(c.tokens()), 128, c.x(), c.positions(), c.tokens(), c.heads(),
+                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+    }
+
+    @Override
+    public void appendKv(AttentionCalls.AppendKv c) {
+        launch("kv_cache", "gatun_kv_append_rope_" + suffix(c.q().dtype()), Dim3.of(c.tokens()), 128, c.q(), c.k(), c.v(),
+                c.kCache(), c.vCache(), c.slots(), c.positions(), c.tokens(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(),
+                c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+    }
+
+    /** A fixed-shape launch without dynamic shared memory. */
+    private void launch(String module, String name, Dim3 grid, int threads, Object... args) {
+        launchShared(module, name, grid, threads, 0, args);
+    }
+
+    /** A fixed-shape launch: {@code threads} per block and shared memory within the family's declared bounds. */
+    private void launchShared(String module, String name, Dim3 grid, int threads, int sharedBytes, Object... args) {
+        LaunchBounds bounds = LaunchBounds.require(name);
+        if (threads > bounds.maxThreads() || sharedBytes > bounds.maxDynamicSharedBytes())
+            throw new IllegalStateException(name + " launched with " + threads + " threads and " + sharedBytes
+                    + " bytes of shared memory, above its declared bounds " + bounds);
+        launcher.launch(new Kernel(module, name), grid, Dim3.of(threads), sharedBytes, device.defaultStream(), args);
+    }
+
+    /** The kernels are built for head dims up to 64 and up to 128. */
+    private static String headDimSuffix(int headDim) { return headDim <= 64 ? "_d64" : "_d128"; }
 
     /**
      * One block per row (grid-stride beyond MAX_GRID). Threads: the power of two in [32, 1024] that

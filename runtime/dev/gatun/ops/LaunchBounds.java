@@ -18,7 +18,12 @@ public record LaunchBounds(String prefix, int maxThreads, int maxDynamicSharedBy
     public static final List<LaunchBounds> ALL = List.of(
             new LaunchBounds("gatun_softmax_", 1024, 0, false),
             new LaunchBounds("gatun_rms_norm_", 1024, 0, false),
-            new LaunchBounds("gatun_row_sum_", 1024, 0, false));
+            new LaunchBounds("gatun_row_sum_", 1024, 0, false),
+            new LaunchBounds("gatun_rope_", 128, 0, false),
+            new LaunchBounds("gatun_kv_append_rope_", 128, 0, false),
+            new LaunchBounds("gatun_attention_decode_", 128, 0, true),
+            new LaunchBounds("gatun_attention_merge_", 128, 0, false),
+            new LaunchBounds("gatun_attention_prefill_", 128, 76288, true));
 
     /** The family of {@code kernel}, if Gatun launches it. */
     public static Optional<LaunchBounds> of(String kernel) {

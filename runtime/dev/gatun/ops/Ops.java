@@ -1,9 +1,5 @@
 package dev.gatun.ops;
 
-import dev.gatun.device.CpuDevice;
-import dev.gatun.device.CudaDevice;
-import dev.gatun.device.Device;
-import dev.gatun.device.EmuDevice;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 
@@ -30,7 +26,7 @@ public final class Ops {
         requireFloating(op, "x", x);
         requireSameDevice(op, x, out);
         requireSame(op, "out", x, out);
-        backend(x.device()).softmax(Rows.of(op, "x", x), Rows.of(op, "out", out));
+        Backends.of(x.device()).softmax(Rows.of(op, "x", x), Rows.of(op, "out", out));
     }
 
     /** RMSNorm over the last dimension: {@code x * rsqrt(mean(x^2) + eps) * weight}; a new tensor. */
@@ -50,7 +46,7 @@ public final class Ops {
             throw new IllegalArgumentException(op + ": weight must be a contiguous " + x.dtype() + " vector of " + cols
                     + " elements (x's last dimension), got " + describe(weight));
         if (!(eps > 0) || !Float.isFinite(eps)) throw new IllegalArgumentException(op + ": eps must be a positive finite number, got " + eps);
-        backend(x.device()).rmsNorm(Rows.of(op, "x", x), weight, eps, Rows.of(op, "out", out));
+        Backends.of(x.device()).rmsNorm(Rows.of(op, "x", x), weight, eps, Rows.of(op, "out", out));
     }
 
     /** Sums over the last dimension in fp32: shape {@code x.shape[:-1]}, dtype fp32. */
@@ -71,15 +67,7 @@ public final class Ops {
                     + ", got " + describe(out));
         Rows rows = Rows.of(op, "x", x);
         if (rows.cols() == 0) out.fillBytes((byte) 0); // the sum of an empty row is 0
-        else backend(x.device()).rowSum(rows, out);
-    }
-
-    private static Backend backend(Device device) {
-        return switch (device) {
-            case CpuDevice cpu -> new CpuBackend(cpu);
-            case EmuDevice emu -> new KernelBackend(emu, emu);
-            case CudaDevice cuda -> new KernelBackend(cuda, cuda);
-        };
+        else Backends.of(x.device()).rowSum(rows, out);
     }
 
     private static void requireFloating(String op, String name, Tensor t) {

@@ -9,6 +9,7 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -25,7 +26,7 @@ public final class CpuLibrary {
     private static final Linker LINKER = Linker.nativeLinker();
     private final Path path;
     private final MethodHandle hasAvx512, hasAvx512Bf16, isa, setThreads, threads,
-            softmax, rmsNorm, rowSum, copy;
+            softmax, rmsNorm, rowSum, copy, prefill, decode, rope, kvAppendRope, fmaPeak;
 
     private CpuLibrary(Path path) {
         this.path = path;
@@ -42,6 +43,18 @@ public final class CpuLibrary {
         rowSum = handle(lib, "gatun_cpu_row_sum", FunctionDescriptor.of(JAVA_INT,
                 JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
         copy = handle(lib, "gatun_cpu_copy", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        prefill = handle(lib, "gatun_cpu_attention_prefill", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT));
+        decode = handle(lib, "gatun_cpu_attention_decode", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+        rope = handle(lib, "gatun_cpu_rope", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+        kvAppendRope = handle(lib, "gatun_cpu_kv_append_rope", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+        fmaPeak = handle(lib, "gatun_cpu_fma_peak_gflops", FunctionDescriptor.of(JAVA_DOUBLE, JAVA_LONG));
     }
 
     /** Loads the library at {@code path} (the x86-64-v3 or the AVX-512 build). */
@@ -81,6 +94,36 @@ public final class CpuLibrary {
     /** Multi-threaded copy; the benchmark's copy-bandwidth ceiling. */
     public void copy(long dst, long src, long bytes) {
         check("gatun_cpu_copy", call(() -> (int) copy.invokeExact(dst, src, bytes)));
+    }
+
+    /** Flash prefill over a varlen packed batch (gatun_cpu.h has the layouts). */
+    public void attentionPrefill(int dtype, long q, long k, long v, long out, long lse, long cuSeqlensQ, long cuSeqlensK,
+                                 int batch, int qHeads, int kvHeads, int headDim, float scale, boolean causal, int windowLeft) {
+        check("gatun_cpu_attention_prefill", call(() -> (int) prefill.invokeExact(dtype, q, k, v, out, lse, cuSeqlensQ, cuSeqlensK,
+                batch, qHeads, kvHeads, headDim, scale, causal ? 1 : 0, windowLeft)));
+    }
+
+    /** Paged decode, split-KV with position-fixed splits of {@code splitSize} keys. */
+    public void attentionDecode(int dtype, long q, long kCache, long vCache, long blockTables, long seqLens, long out, long lse,
+                                int batch, int qHeads, int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq,
+                                int splitSize, float scale, int windowLeft) {
+        check("gatun_cpu_attention_decode", call(() -> (int) decode.invokeExact(dtype, q, kCache, vCache, blockTables, seqLens,
+                out, lse, batch, qHeads, kvHeads, headDim, blockSize, maxBlocksPerSeq, splitSize, scale, windowLeft)));
+    }
+
+    public void rope(int dtype, long x, long positions, int tokens, int heads, int headDim, int rotaryDim, float theta, int style) {
+        check("gatun_cpu_rope", call(() -> (int) rope.invokeExact(dtype, x, positions, tokens, heads, headDim, rotaryDim, theta, style)));
+    }
+
+    public void kvAppendRope(int dtype, long q, long k, long v, long kCache, long vCache, long slotMapping, long positions,
+                             int tokens, int qHeads, int kvHeads, int headDim, int blockSize, int rotaryDim, float theta, int style) {
+        check("gatun_cpu_kv_append_rope", call(() -> (int) kvAppendRope.invokeExact(dtype, q, k, v, kCache, vCache, slotMapping,
+                positions, tokens, qHeads, kvHeads, headDim, blockSize, rotaryDim, theta, style)));
+    }
+
+    /** GFLOP/s of independent FMA chains on every pool thread: the compute ceiling. */
+    public double fmaPeakGflops(long iterations) {
+        return call(() -> (double) fmaPeak.invokeExact(iterations));
     }
 
     private static void check(String function, int status) {

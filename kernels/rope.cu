@@ -1,0 +1,26 @@
+// rope.cu — entry points of the RoPE family (bodies and launch contract in rope.cuh).
+// Launch: block (B,1,1), B % 32 == 0, 32 <= B <= 1024 (128 recommended); any
+// gridDim.x >= 1 (tokens grid-strided); no dynamic shared memory.
+#include "cuemu/prelude.h"
+#include "rope.cuh"
+
+extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
+gatun_rope_f32(float* x, const int* positions, int num_tokens, int num_heads, int head_dim,
+               int rotary_dim, float theta, int style) {
+    gatun::rope_tokens(x, positions, num_tokens, num_heads, head_dim, rotary_dim, theta, style);
+}
+CUEMU_EXPORT(gatun_rope_f32);
+
+extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
+gatun_rope_f16(__half* x, const int* positions, int num_tokens, int num_heads, int head_dim,
+               int rotary_dim, float theta, int style) {
+    gatun::rope_tokens(x, positions, num_tokens, num_heads, head_dim, rotary_dim, theta, style);
+}
+CUEMU_EXPORT(gatun_rope_f16);
+
+extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
+gatun_rope_bf16(__nv_bfloat16* x, const int* positions, int num_tokens, int num_heads, int head_dim,
+                int rotary_dim, float theta, int style) {
+    gatun::rope_tokens(x, positions, num_tokens, num_heads, head_dim, rotary_dim, theta, style);
+}
+CUEMU_EXPORT(gatun_rope_bf16);

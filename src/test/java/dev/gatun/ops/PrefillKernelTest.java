@@ -1,0 +1,124 @@
+package dev.gatun.ops;
+
+import dev.gatun.device.Device;
+import dev.gatun.tensor.DType;
+import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.AttentionReference;
+import dev.gatun.testing.Numerics;
+import dev.gatun.testing.Reference;
+import dev.gatun.testing.Seeds;
+import dev.gatun.testing.TestDevices;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static dev.gatun.testing.AttentionReference.toDouble;
+import static dev.gatun.testing.AttentionReference.toFloat;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+/**
+ * Flash prefill on every test device and dtype against the fp64 reference: one packed batch of
+ * sequences of lengths 1, 2, 17, 63, 64, 65, 257 (and a chunk whose queries follow earlier keys),
+ * causal and not, a sliding window, GQA 1/4/8, head dims 64..128; a sequence gives the same bits
+ * alone as inside the batch.
+ */
+@Tag("kernel")
+class PrefillKernelTest {
+    record Case(int qHeads, int kvHeads, int headDim, boolean causal, int window) {
+        @Override public String toString() {
+            return qHeads + "q/" + kvHeads + "kv x" + headDim + (causal ? " causal" : "") + (window >= 0 ? " window " + window : "");
+        }
+    }
+
+    static List<Case> cases() {
+        return TestDevices.small()
+                ? List.of(new Case(2, 1, 64, true, -1), new Case(2, 2, 72, false, 5))
+                : List.of(new Case(4, 4, 64, true, -1), new Case(8, 2, 80, false, -1), new Case(8, 1, 128, true, 40),
+                        new Case(4, 1, 96, false, 17));
+    }
+
+    /** Query and key lengths per sequence: key lengths past the query length are earlier chunks. */
+    static int[][] lengths() {
+        return TestDevices.small() ? new int[][] {{1, 1}, {17, 17}, {5, 40}, {65, 65}}
+                : new int[][] {{1, 1}, {2, 2}, {17, 17}, {63, 63}, {64, 64}, {65, 65}, {257, 257}, {40, 300}};
+    }
+
+    static List<Arguments> arguments() {
+        List<Arguments> args = new ArrayList<>();
+        for (Device device : TestDevices.all())
+            for (DType dtype : List.of(DType.F32, DType.F16, DType.BF16))
+                for (Case c : cases()) args.add(Arguments.of(device, dtype, c));
+        return args;
+    }
+
+    @ParameterizedTest(name = "prefill {0} {1} {2}")
+    @MethodSource("arguments")
+    void prefillMatchesTheReference(Device device, DType dtype, Case c) {
+        Random random = Seeds.random("prefill" + device + dtype + c);
+        int[][] lens = lengths();
+        int batch = lens.length;
+        int[] cuQ = new int[batch + 1], cuK = new int[batch + 1];
+        for (int b = 0; b < batch; b++) {
+            cuQ[b + 1] = cuQ[b] + lens[b][0];
+            cuK[b + 1] = cuK[b] + lens[b][1];
+        }
+        int qRow = c.qHeads() * c.headDim(), kRow = c.kvHeads() * c.headDim();
+        float[] q = Reference.rounded(Seeds.gaussian(random, cuQ[batch] * qRow, 1), dtype);
+        float[] k = Reference.rounded(Seeds.gaussian(random, cuK[batch] * kRow, 1), dtype);
+        float[] v = Reference.rounded(Seeds.gaussian(random, cuK[batch] * kRow, 1), dtype);
+        float scale = (float) (1 / Math.sqrt(c.headDim()));
+        double[] expected = new double[q.length], naive = new double[q.length], expectedLse = new double[cuQ[batch] * c.qHeads()];
+        double[] qd = toDouble(q), kd = toDouble(k), vd = toDouble(v);
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < lens[b][0]; i++)
+                for (int h = 0; h < c.qHeads(); h++) {
+                    int kvHead = h / (c.qHeads() / c.kvHeads());
+                    int diagonal = i + lens[b][1] - lens[b][0];
+                    List<Integer> keys = new ArrayList<>();
+                    for (int j = 0; j < lens[b][1]; j++) {
+                        if (c.causal() && j > diagonal) continue;
+                        if (c.window() >= 0 && j < diagonal - c.window()) continue;
+                        keys.add(((cuK[b] + j) * c.kvHeads() + kvHead) * c.headDim());
+                    }
+                    int[] offsets = keys.stream().mapToInt(Integer::intValue).toArray();
+                    int qOffset = ((cuQ[b] + i) * c.qHeads() + h) * c.headDim();
+                    double[] r = AttentionReference.attend(qd, qOffset, kd, vd, offsets, c.headDim(), scale, null);
+                    double[] n = AttentionReference.attend(qd, qOffset, kd, vd, offsets, c.headDim(), scale, dtype);
+                    System.arraycopy(r, 0, expected, qOffset, c.headDim());
+                    System.arraycopy(n, 0, naive, qOffset, c.headDim());
+                    expectedLse[(cuQ[b] + i) * c.qHeads() + h] = r[c.headDim()];
+                }
+        float[][] result = run(device, dtype, c, q, k, v, cuQ, cuK, scale);
+        String what = "prefill " + device.description() + " " + dtype + " " + c;
+        Numerics.assertClose(what, dtype, result[0], expected, toFloat(naive));
+        Numerics.assertClose(what + " lse", DType.F32, result[1], expectedLse, null);
+
+        // the longest sequence alone: the same bits as inside the batch
+        int b = batch - 2;
+        float[] qAlone = Arrays.copyOfRange(q, cuQ[b] * qRow, cuQ[b + 1] * qRow);
+        float[] kAlone = Arrays.copyOfRange(k, cuK[b] * kRow, cuK[b + 1] * kRow);
+        float[] vAlone = Arrays.copyOfRange(v, cuK[b] * kRow, cuK[b + 1] * kRow);
+        float[][] alone = run(device, dtype, c, qAlone, kAlone, vAlone, new int[] {0, lens[b][0]}, new int[] {0, lens[b][1]}, scale);
+        assertArrayEquals(Arrays.copyOfRange(result[0], cuQ[b] * qRow, cuQ[b + 1] * qRow), alone[0], what + ": alone vs in a batch" + Seeds.replay());
+    }
+
+    private static float[][] run(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK, float scale) {
+        int totalQ = cuQ[cuQ.length - 1], totalK = cuK[cuK.length - 1];
+        try (Tensor tq = Tensor.of(device, dtype, q, totalQ, c.qHeads(), c.headDim());
+             Tensor tk = Tensor.of(device, dtype, k, totalK, c.kvHeads(), c.headDim());
+             Tensor tv = Tensor.of(device, dtype, v, totalK, c.kvHeads(), c.headDim());
+             Tensor out = Tensor.empty(device, dtype, totalQ, c.qHeads(), c.headDim());
+             Tensor lse = Tensor.empty(device, DType.F32, totalQ, c.qHeads())) {
+            out.fillBytes((byte) 0xFF);
+            lse.fillBytes((byte) 0xFF);
+            Attention.prefill(tq, tk, tv, cuQ, cuK, scale, c.causal(), c.window(), out, lse);
+            return new float[][] {out.toFloatArray(), lse.toFloatArray()};
+        }
+    }
+}
