@@ -5,7 +5,11 @@ import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
 import dev.gatun.device.Devices;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Locale;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -16,14 +20,16 @@ import java.util.Set;
  */
 public final class BenchMain {
     private static final String USAGE = """
-            usage: gatun bench [--device NAME]... [--quick] [--debug]
+            usage: gatun bench [--device NAME]... [--quick] [--json FILE] [--debug]
 
             Runs every kernel on the best device and on emu, and prints one row per op, dtype and
-            device: median time, GB/s moved (bytes read + written), and that as a percentage of the
-            copy bandwidth (read + write) measured in the same run.
+            device: the median time, the rate (GB/s moved for row ops and decode, GFLOP/s for
+            prefill) and that as a percentage of the machine's ceiling measured in the same run
+            (copy bandwidth, read bandwidth, FMA peak), beside torch SDPA on the CPU when installed.
 
               --device NAME   benchmark only this device (cuda, emu, cpu, cpu:x86-64-v3, cpu:avx512); repeatable
               --quick         fewer repetitions and smaller shapes
+              --json FILE     also write the rows as JSON
             """;
 
     private BenchMain() {}
@@ -33,6 +39,7 @@ public final class BenchMain {
         try {
             List<String> devices = new ArrayList<>();
             boolean quick = false;
+            Path json = null;
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--help", "-h" -> {
@@ -41,6 +48,10 @@ public final class BenchMain {
                     }
                     case "--quick" -> quick = true;
                     case "--debug" -> debug = true;
+                    case "--json" -> {
+                        if (i + 1 >= args.length) throw new IllegalArgumentException("--json needs a file name");
+                        json = Path.of(args[++i]);
+                    }
                     case "--device" -> {
                         if (i + 1 >= args.length) throw new IllegalArgumentException("--device needs a name (cuda, emu or cpu)");
                         devices.add(args[++i]);
@@ -48,15 +59,16 @@ public final class BenchMain {
                     default -> throw new IllegalArgumentException("unknown option '" + args[i] + "' (see gatun bench --help)");
                 }
             }
-            run(devices, quick);
-        } catch (IllegalArgumentException | IllegalStateException e) {
+            List<BenchRow> rows = run(devices, quick);
+            if (json != null) Files.writeString(json, Table.json(rows));
+        } catch (IllegalArgumentException | IllegalStateException | IOException e) {
             System.err.println("gatun bench: " + e.getMessage());
             if (debug) e.printStackTrace();
             System.exit(2);
         }
     }
 
-    private static void run(List<String> names, boolean quick) {
+    private static List<BenchRow> run(List<String> names, boolean quick) {
         Set<Device> devices = new LinkedHashSet<>();
         if (names.isEmpty()) {
             devices.add(Devices.best());
@@ -65,22 +77,31 @@ public final class BenchMain {
             for (String name : names) devices.add(Devices.get(name));
         }
         int repetitions = quick ? 5 : 15;
-        CopyBandwidth ceiling = CopyBandwidth.measure((CpuDevice) Devices.get("cpu"), repetitions);
+        Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), repetitions);
         System.out.printf("Gatun bench, %s%n", java.time.LocalDate.now());
-        System.out.printf("ceiling: host copy bandwidth %.1f GB/s (read + write, %s, median of %d)%n",
-                ceiling.gigabytesPerSecond(), ceiling.description(), repetitions);
-        List<OpBench.Row> rows = new ArrayList<>();
+        System.out.printf(Locale.ROOT, "ceilings measured now (%s): FMA peak %.1f GFLOP/s; copy and read bandwidth per row, over the bytes that op moves%n",
+                ceilings.description(), ceilings.fmaGflops());
+        List<BenchRow> rows = new ArrayList<>();
         for (Device device : devices) {
-            System.out.printf("device: %s%s%n", device.description(),
-                    device.kind() == DeviceKind.EMU ? "  [emulated: kernel logic on CPU fibers, not GPU figures]" : "");
-            for (OpBench op : OpBench.all()) {
-                for (OpBench.Row row : op.run(device, quick, repetitions)) {
-                    System.err.printf("  %-8s %-5s %-5s done%n", row.op(), row.device(), row.dtype());
-                    rows.add(row);
-                }
-            }
+            System.out.printf("device: %s%s%n", device.description(), note(device));
+            for (OpBench op : OpBench.all()) rows.addAll(progress(op.run(device, quick, repetitions, ceilings)));
+            rows.addAll(progress(AttentionBench.run(device, quick, repetitions, ceilings)));
         }
         System.out.println();
-        System.out.print(Table.render(rows, ceiling.gigabytesPerSecond()));
+        System.out.print(Table.render(rows));
+        return rows;
+    }
+
+    /** Figures that are not GPU figures say so. */
+    private static String note(Device device) {
+        if (device.kind() == DeviceKind.EMU) return "  [emulated: kernel logic on CPU fibers, not GPU figures]";
+        if (device.kind() == DeviceKind.CUDA && System.getProperty("gatun.cuda.library") != null)
+            return "  [driver shim over cuemu: emulated, not GPU figures]";
+        return "";
+    }
+
+    private static List<BenchRow> progress(List<BenchRow> rows) {
+        for (BenchRow r : rows) System.err.printf("  %-8s %-5s %-5s %s done%n", r.op(), r.device(), r.dtype(), r.shape());
+        return rows;
     }
 }

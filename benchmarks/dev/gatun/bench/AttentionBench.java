@@ -1,0 +1,78 @@
+package dev.gatun.bench;
+
+import dev.gatun.device.CpuDevice;
+import dev.gatun.device.Device;
+import dev.gatun.device.DeviceKind;
+import dev.gatun.ops.Attention;
+import dev.gatun.tensor.DType;
+import dev.gatun.tensor.Tensor;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+
+/**
+ * Prefill (GFLOP/s, causal counted as half of the S² work, against the FMA peak) and paged decode
+ * (GB/s of K/V read, against the read bandwidth), each beside torch SDPA on the CPU when installed.
+ */
+final class AttentionBench {
+    private AttentionBench() {}
+
+    static List<BenchRow> run(Device device, boolean quick, int repetitions, Ceilings ceilings) {
+        boolean emu = device.kind() == DeviceKind.EMU;
+        int reps = emu ? Math.min(3, repetitions) : repetitions;
+        return List.of(prefill(device, emu ? 2 : 8, emu ? 128 : quick ? 512 : 2048, emu ? 64 : 128, reps, ceilings),
+                decode(device, emu ? 2 : quick ? 4 : 16, emu ? 256 : quick ? 1024 : 4096, emu ? 4 : 32, emu ? 2 : 8,
+                        emu ? 64 : 128, reps, ceilings));
+    }
+
+    private static BenchRow prefill(Device device, int heads, int seq, int dim, int reps, Ceilings ceilings) {
+        try (Tensor q = random(device, seq, heads, dim); Tensor k = random(device, seq, heads, dim); Tensor v = random(device, seq, heads, dim);
+             Tensor out = Tensor.empty(device, DType.F32, seq, heads, dim); Tensor lse = Tensor.empty(device, DType.F32, seq, heads)) {
+            int[] cu = {0, seq};
+            float scale = (float) (1 / Math.sqrt(dim));
+            double seconds = Timing.medianSeconds(device, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps);
+            double flops = 4.0 * seq * seq * dim * heads / 2; // causal: half of QKᵀ and PV
+            Optional<Double> peer = peer(device, "prefill", reps, heads, seq, dim, 1);
+            return new BenchRow("prefill", device.kind().id(), "fp32", "causal h" + heads + " s" + seq + " d" + dim, seconds,
+                    flops / seconds / 1e9, "GFLOP/s", ceilings.fmaGflops(), "FMA peak", peer.isPresent() ? "torch sdpa" : null,
+                    peer.orElse(null));
+        }
+    }
+
+    private static BenchRow decode(Device device, int batch, int context, int qHeads, int kvHeads, int dim, int reps, Ceilings ceilings) {
+        int blockSize = 16, blocksPerSeq = context / blockSize, numBlocks = batch * blocksPerSeq;
+        try (Tensor keys = random(device, numBlocks * blockSize, kvHeads, dim); Tensor values = random(device, numBlocks * blockSize, kvHeads, dim);
+             Tensor kc = keys.reshape(numBlocks, blockSize, kvHeads, dim); Tensor vc = values.reshape(numBlocks, blockSize, kvHeads, dim);
+             Tensor q = random(device, batch, qHeads, dim); Tensor out = Tensor.empty(device, DType.F32, batch, qHeads, dim);
+             Tensor lse = Tensor.empty(device, DType.F32, batch, qHeads)) {
+            int[][] tables = new int[batch][blocksPerSeq];
+            int[] lens = new int[batch];
+            for (int b = 0; b < batch; b++) {
+                lens[b] = context;
+                for (int i = 0; i < blocksPerSeq; i++) tables[b][i] = b * blocksPerSeq + i;
+            }
+            Attention.PagedKv cache = new Attention.PagedKv(kc, vc);
+            float scale = (float) (1 / Math.sqrt(dim));
+            double seconds = Timing.medianSeconds(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps);
+            double bytes = 2.0 * batch * context * kvHeads * dim * 4;
+            Optional<Double> peer = peer(device, "decode", reps, batch, context, qHeads, kvHeads, dim);
+            return new BenchRow("decode", device.kind().id(), "fp32", "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim,
+                    seconds, bytes / seconds / 1e9, "GB/s", ceilings.readGBs((long) bytes), "read BW", peer.isPresent() ? "torch sdpa" : null,
+                    peer.orElse(null));
+        }
+    }
+
+    /** torch on the same shape and thread count, for the cpu device only (it is a CPU peer). */
+    private static Optional<Double> peer(Device device, String op, int reps, int... args) {
+        if (!(device instanceof CpuDevice cpu)) return Optional.empty();
+        return TorchPeer.seconds(op, cpu.library().threads(), reps, args);
+    }
+
+    private static Tensor random(Device device, int rows, int heads, int dim) {
+        Random random = new Random(rows * 131L + heads * 7L + dim);
+        float[] values = new float[rows * heads * dim];
+        for (int i = 0; i < values.length; i++) values[i] = (float) random.nextGaussian();
+        return Tensor.of(device, DType.F32, values, rows, heads, dim);
+    }
+}
