@@ -153,13 +153,48 @@ __device__ __forceinline__ void stage_rows(float* dst, int dst_stride, const T* 
     }
 }
 
-template <typename T, int MAX_D>
-__device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const T* __restrict__ k,
-                                                  const T* __restrict__ v, T* __restrict__ out,
-                                                  float* __restrict__ lse, const int* cu_seqlens_q,
-                                                  const int* cu_seqlens_k, int num_q_heads,
-                                                  int num_kv_heads, int head_dim, float scale,
-                                                  int causal, int window_left) {
+// ---- K/V sources: the only part that differs between contiguous and paged K/V -------------
+// A source (taken by value, all in registers) is used in three steps by the body:
+//   len_k = kv.begin(b)                      keys of sequence b
+//   kv.bind(kvh, kv_row_stride, head_dim)    select the kv head
+//   kv.stage<MAX_D>(k_s, ks, v_s, vs, n0, valid, head_dim)
+//       stage keys n0 .. n0+kBlockN-1 into k_s / v_s as fp32, exactly as stage_rows does (keys
+//       >= n0 + valid and columns >= head_dim become 0).
+// Staging only copies values, so two sources serving the same keys give bit-identical results.
+//
+// Contiguous packed varlen K/V (cu_seqlens_k): the gatun_attention_prefill_* kernels.
+template <typename T>
+struct ContiguousKV {
+    const T* k;
+    const T* v;
+    const int* cu_seqlens_k;
+    int k_begin;
+    long long row_stride;
+    __device__ __forceinline__ int begin(int b) {
+        k_begin = cu_seqlens_k[b];
+        return cu_seqlens_k[b + 1] - k_begin;
+    }
+    __device__ __forceinline__ void bind(int kvh, long long kv_row_stride, int head_dim) {
+        row_stride = kv_row_stride;
+        const long long o = static_cast<long long>(k_begin) * kv_row_stride +
+                            static_cast<long long>(kvh) * head_dim;
+        k += o;
+        v += o;
+    }
+    template <int MAX_D>
+    __device__ __forceinline__ void stage(float* k_s, int k_stride, float* v_s, int v_stride,
+                                          int n0, int valid, int head_dim) const {
+        stage_rows<MAX_D, kBlockN>(k_s, k_stride, k + n0 * row_stride, row_stride, valid, head_dim);
+        stage_rows<MAX_D, kBlockN>(v_s, v_stride, v + n0 * row_stride, row_stride, valid, head_dim);
+    }
+};
+
+template <typename T, int MAX_D, typename KV>
+__device__ __forceinline__ void attention_prefill_body(const T* __restrict__ q, KV kv,
+                                                       T* __restrict__ out, float* __restrict__ lse,
+                                                       const int* cu_seqlens_q, int num_q_heads,
+                                                       int num_kv_heads, int head_dim, float scale,
+                                                       int causal, int window_left) {
     static_assert(MAX_D % 32 == 0, "MAX_D must be a multiple of 32");
     constexpr int kQStride = MAX_D + 4;   // Q and K rows: float4 reads conflict-free
     constexpr int kVStride = MAX_D;       // V rows: read contiguously
@@ -169,8 +204,7 @@ __device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const
     const int h = blockIdx.y;
     const int q_begin = cu_seqlens_q[b];
     const int len_q = cu_seqlens_q[b + 1] - q_begin;
-    const int k_begin = cu_seqlens_k[b];
-    const int len_k = cu_seqlens_k[b + 1] - k_begin;
+    const int len_k = kv.begin(b);
     const int m0 = static_cast<int>(blockIdx.x) * kBlockM;
     // Depends on blockIdx only: the whole block leaves, before any barrier.
     if (m0 >= len_q) return;
@@ -209,10 +243,7 @@ __device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const
     const long long kv_row_stride = static_cast<long long>(num_kv_heads) * head_dim;
     const T* const q_tile = q + (static_cast<long long>(q_begin) + m0) * q_row_stride +
                             static_cast<long long>(h) * head_dim;
-    const T* const k_seq = k + static_cast<long long>(k_begin) * kv_row_stride +
-                           static_cast<long long>(kvh) * head_dim;
-    const T* const v_seq = v + static_cast<long long>(k_begin) * kv_row_stride +
-                           static_cast<long long>(kvh) * head_dim;
+    kv.bind(kvh, kv_row_stride, head_dim);
 
     stage_rows<MAX_D, kBlockM>(q_s, kQStride, q_tile, q_row_stride, len_q - m0, head_dim);
 
@@ -246,10 +277,7 @@ __device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const
 
     for (int n0 = n_lo; n0 < n_hi; n0 += kBlockN) {
         __syncthreads();  // everyone is done with the previous K/V tile (and P rows)
-        stage_rows<MAX_D, kBlockN>(k_s, kQStride, k_seq + n0 * kv_row_stride, kv_row_stride,
-                                   len_k - n0, head_dim);
-        stage_rows<MAX_D, kBlockN>(v_s, kVStride, v_seq + n0 * kv_row_stride, kv_row_stride,
-                                   len_k - n0, head_dim);
+        kv.template stage<MAX_D>(k_s, kQStride, v_s, kVStride, n0, len_k - n0, head_dim);
         __syncthreads();  // Q (first time), K and V visible
 
         // ---- S = Q K^T for 4 rows × 4 keys --------------------------------------------
@@ -383,6 +411,21 @@ __device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const
                 l > 0.0f ? (m_run[i] + log2f(l)) * 0.6931471805599453f : kNegInf;
         }
     }
+}
+
+template <typename T, int MAX_D>
+__device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const T* __restrict__ k,
+                                                  const T* __restrict__ v, T* __restrict__ out,
+                                                  float* __restrict__ lse, const int* cu_seqlens_q,
+                                                  const int* cu_seqlens_k, int num_q_heads,
+                                                  int num_kv_heads, int head_dim, float scale,
+                                                  int causal, int window_left) {
+    ContiguousKV<T> kv;
+    kv.k = k;
+    kv.v = v;
+    kv.cu_seqlens_k = cu_seqlens_k;
+    attention_prefill_body<T, MAX_D>(q, kv, out, lse, cu_seqlens_q, num_q_heads, num_kv_heads,
+                                     head_dim, scale, causal, window_left);
 }
 
 }  // namespace prefill

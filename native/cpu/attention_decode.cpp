@@ -79,6 +79,21 @@ VI void widen(const typename Dt::T* src, float* dst, int n) {
   if (i < n) store_tail(F32{}, dst + i, load_tail(Dt{}, src + i, n - i, 0.f), n - i);
 }
 
+// acc[0 .. NV*W) = alpha * acc + sum_j p[j] * V[j][0 .. NV*W), V rows ldv apart
+template <int NV>
+VI void pv_acc(float* acc, const float* V, long long ldv, const float* p, int n, vf alpha) {
+  vf o[NV];
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) o[v] = vmul(load(F32{}, acc + v * W), alpha);
+  for (int j = 0; j < n; ++j) {
+    const vf pj = vset1(p[j]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) o[v] = vfma(pj, load(F32{}, V + j * ldv + v * W), o[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) store(F32{}, acc + v * W, o[v]);
+}
+
 // one split of one (sequence, kv head)
 template <class Dt>
 bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
@@ -96,12 +111,14 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   if (s1 <= s0) return true;
   const int Dp = (D + W - 1) / W * W;  // padded rows: whole vectors, zero tail
   const int NH = kh1 - kh0;
-  float* buf = scratch((long long)NH * G * Dp + 2LL * kChunk * NH * Dp + (long long)G * kChunk + 2 * W);
+  float* buf = scratch(2LL * NH * G * Dp + 2LL * kChunk * NH * Dp + (long long)G * kChunk + 2 * W);
   if (!buf) return false;
   float* qall = buf;                    // [NH][G][Dp] scaled queries
   float* Kc = qall + NH * G * Dp;       // [kChunk][NH][Dp]: a token's heads side by side, as in the cache
   float* Vc = Kc + kChunk * NH * Dp;    // [kChunk][NH][Dp]
   float* S = Vc + kChunk * NH * Dp;     // [G][kChunk]
+  float* Aall = S + G * kChunk;         // [NH][G][Dp] unnormalised outputs (padded rows)
+  for (long long x = 0; x < (long long)NH * G * Dp; ++x) Aall[x] = 0.f;
   for (int g = 0; g < NH * G; ++g) {  // heads kh0*G .. kh1*G - 1 are contiguous
     const T* qr = (const T*)a.q + ((long long)b * a.hq + kh0 * G + g) * D;
     widen<Dt>(qr, qall + g * Dp, D);
@@ -136,7 +153,36 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
     float* out = out_all + (kvh - kh0) * G * DS;
     const int hx = kvh - kh0, ldc = NH * Dp;  // this head's rows in Kc/Vc: + hx * Dp, stride ldc
     // scores S[g][j] = qs[g] . K[j]; fixed order: vector lanes over d, then the hsum tree
-    for (int j = 0; j < n; ++j) {
+    int j = 0;
+    for (; j + 2 <= n && G >= 4; j += 2) {  // 2 keys x 4 heads: 8 independent FMA chains
+      const float* k0 = Kc + j * ldc + hx * Dp;
+      const float* k1 = k0 + ldc;
+      for (int g = 0; g + 4 <= G; g += 4) {
+        vf a0 = vset1(0.f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int d = 0; d < Dp; d += W) {
+          const vf x = load(F32{}, k0 + d), y = load(F32{}, k1 + d);
+          const vf q0 = load(F32{}, qs + g * Dp + d), q1 = load(F32{}, qs + (g + 1) * Dp + d);
+          const vf q2 = load(F32{}, qs + (g + 2) * Dp + d), q3 = load(F32{}, qs + (g + 3) * Dp + d);
+          a0 = vfma(q0, x, a0); a1 = vfma(q1, x, a1); a2 = vfma(q2, x, a2); a3 = vfma(q3, x, a3);
+          b0 = vfma(q0, y, b0); b1 = vfma(q1, y, b1); b2 = vfma(q2, y, b2); b3 = vfma(q3, y, b3);
+        }
+        S[g * kChunk + j] = hsum(a0);
+        S[(g + 1) * kChunk + j] = hsum(a1);
+        S[(g + 2) * kChunk + j] = hsum(a2);
+        S[(g + 3) * kChunk + j] = hsum(a3);
+        S[g * kChunk + j + 1] = hsum(b0);
+        S[(g + 1) * kChunk + j + 1] = hsum(b1);
+        S[(g + 2) * kChunk + j + 1] = hsum(b2);
+        S[(g + 3) * kChunk + j + 1] = hsum(b3);
+      }
+      for (int g = G / 4 * 4; g < G; ++g)
+        for (int jj = j; jj < j + 2; ++jj) {
+          vf sv = vset1(0.f);
+          for (int d = 0; d < Dp; d += W) sv = vfma(load(F32{}, qs + g * Dp + d), load(F32{}, Kc + jj * ldc + hx * Dp + d), sv);
+          S[g * kChunk + jj] = hsum(sv);
+        }
+    }
+    for (; j < n; ++j) {
       const float* kr = Kc + j * ldc + hx * Dp;
       int g = 0;
       for (; g + 4 <= G; g += 4) {
@@ -181,28 +227,27 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
       }
       st[0] = mx;
       st[1] = st[1] * alpha + hsum(sum);
-      float* acc = st + 2;
+      float* acc = Aall + ((long long)hx * G + g) * Dp;
       const vf av = vset1(alpha);
+      const float* vb = Vc + hx * Dp;
+      // blocks of up to 8 vectors: 8 independent FMA chains over the keys (one chain per vector
+      // would be FMA-latency bound); each element still sums its keys in order
       int d = 0;
-      for (; d + 2 * W <= D; d += 2 * W) {
-        vf o0 = vmul(load(F32{}, acc + d), av), o1 = vmul(load(F32{}, acc + d + W), av);
-        for (int jj = 0; jj < n; ++jj) {
-          const vf pj = vset1(sg[jj]);
-          o0 = vfma(pj, load(F32{}, Vc + jj * ldc + hx * Dp + d), o0);
-          o1 = vfma(pj, load(F32{}, Vc + jj * ldc + hx * Dp + d + W), o1);
-        }
-        store(F32{}, acc + d, o0);
-        store(F32{}, acc + d + W, o1);
-      }
-      for (; d < D; d += W) {
-        const int m = std::min(W, D - d);
-        vf o0 = vmul(load_tail(F32{}, acc + d, m, 0.f), av);
-        for (int jj = 0; jj < n; ++jj) o0 = vfma(vset1(sg[jj]), load(F32{}, Vc + jj * ldc + hx * Dp + d), o0);
-        store_tail(F32{}, acc + d, o0, m);
+      for (; d + 8 * W <= Dp; d += 8 * W) pv_acc<8>(acc + d, vb + d, ldc, sg, n, av);
+      switch ((Dp - d) / W) {
+        case 0: break;
+        case 1: pv_acc<1>(acc + d, vb + d, ldc, sg, n, av); break;
+        case 2: pv_acc<2>(acc + d, vb + d, ldc, sg, n, av); break;
+        case 3: pv_acc<3>(acc + d, vb + d, ldc, sg, n, av); break;
+        case 4: pv_acc<4>(acc + d, vb + d, ldc, sg, n, av); break;
+        case 5: pv_acc<5>(acc + d, vb + d, ldc, sg, n, av); break;
+        case 6: pv_acc<6>(acc + d, vb + d, ldc, sg, n, av); break;
+        default: pv_acc<7>(acc + d, vb + d, ldc, sg, n, av); break;
       }
     }
     }  // kv heads
   }
+  for (int x = 0; x < NH * G; ++x) memcpy(out_all + x * DS + 2, Aall + (long long)x * Dp, sizeof(float) * D);
   return true;
 }
 

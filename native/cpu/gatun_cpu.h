@@ -88,3 +88,64 @@ GATUN_CPU_API double gatun_cpu_fma_peak_gflops(long long iters);
 }
 #endif
 #endif
+
+// ---------------------------------------------------------------- GEMM (linear layers)
+#ifndef GATUN_CPU_GEMM_DECL
+#define GATUN_CPU_GEMM_DECL
+#ifdef __cplusplus
+extern "C" {
+#endif
+// Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n] when bias != NULL). X, W, bias and Y all have `dtype`
+// (GATUN_F32 / F16 / BF16), are row-major with leading dimensions ldx, ldw, ldy in elements
+// (ld >= cols when rows > 1). fp32 accumulation; Y rounded once. m, n or k may be 0 (k = 0 gives
+// bias or zeros). Y may not overlap X, W or bias (GATUN_CPU_EALIAS).
+// Every element is one fp32 FMA chain over k = 0..k-1 (never split), plus bias: results are
+// bit-identical whatever the thread count and the batch (m) a row is in; the v3 and avx512 builds
+// agree bit for bit too (bf16 outputs: except results in the subnormal range, which the avx512
+// build's hardware conversion flushes to zero).
+// Returns 0 or a GATUN_CPU_E* code.
+GATUN_CPU_API int gatun_cpu_gemm(int dtype, const void* x, long long ldx, const void* w, long long ldw,
+                                 const void* bias, void* y, long long ldy, long long m, long long n, long long k);
+
+// ---------------------------------------------------------------- sampling (LLM)
+// Philox4x32-10 uniforms (kernels/philox.cuh): out[i] = (philox(key = seed, counter = (step + i, 0, 0)).x >> 8)
+// * 2^-24, bit-identical to the gatun_philox_uniform kernel. Returns 0 or an error code.
+GATUN_CPU_API int gatun_cpu_philox_uniform(float* out, long long seed, long long step, long long n);
+// One token per row of logits [batch, vocab] fp32 (row stride vocab): greedy when temperature <= 0, else
+// temperature, top-k (<= 0 or >= vocab: off), top-p (>= 1: off), inverse-CDF with one Philox uniform per
+// (seed, step). Exactly the definition in kernels/sampling.cuh: the same tokens as gatun_sample_f32.
+GATUN_CPU_API int gatun_cpu_sample(const float* logits, int* tokens, const float* temperature, const int* top_k,
+                                   const float* top_p, const long long* seeds, const long long* steps, int batch,
+                                   int vocab);
+
+// ---------------------------------------------------------------- elementwise (transformer glue)
+// Contiguous tensors, fp32 math, one rounding per output. Returns 0 or a GATUN_CPU_E* code.
+GATUN_CPU_API int gatun_cpu_add(int dtype, const void* a, const void* b, void* y, long long n);  // y = a + b
+// x [rows, 2*cols] = [gate | up] per row -> y [rows, cols] = silu(gate) * up (SwiGLU)
+GATUN_CPU_API int gatun_cpu_silu_mul(int dtype, const void* x, void* y, long long rows, long long cols);
+GATUN_CPU_API int gatun_cpu_gelu_tanh(int dtype, const void* x, void* y, long long n);  // tanh-form GELU
+// y[t, :] = table[ids[t], :] for table [vocab, hidden]; an id outside [0, vocab) is an error
+GATUN_CPU_API int gatun_cpu_embedding(int dtype, const int* ids, const void* table, long long vocab, void* y,
+                                      long long tokens, long long hidden);
+
+// ---------------------------------------------------------------- chunked prefill against the paged cache
+// (attention_prefill_paged.cpp) The queries of a new chunk attend to the keys already in the paged cache plus
+// their own, already appended, keys. q/out [total_q, Hq, D] packed by cu_seqlens_q [batch + 1] (prefix sums
+// from 0), lse [total_q, Hq] (natural log; -inf and a zero row for a query that sees no key);
+// k_cache/v_cache [num_blocks, block_size, Hkv, D]; block_tables [batch, max_blocks_per_seq]; seq_lens [batch]
+// (keys 0 .. seq_len-1 of the sequence INCLUDING the chunk's own; query i sits at position
+// seq_len - len_q + i). Query i sees key j iff j <= i + (seq_len - len_q) when causal, and
+// j >= i + (seq_len - len_q) - window_left when window_left >= 0 (also when not causal). GQA: q head h reads
+// kv head h / (Hq / Hkv). head_dim a multiple of 8 up to 256; block_size >= 1; seq_len <= max_blocks_per_seq
+// * block_size; the first ceil(seq_len / block_size) entries of a table row must be valid block ids (not
+// checked against num_blocks, which this API does not take; negative ids give GATUN_CPU_ESHAPE).
+GATUN_CPU_API int gatun_cpu_attention_prefill_paged(int dtype, const void* q, const void* k_cache, const void* v_cache,
+                                                    void* out, float* lse, const int* cu_seqlens_q,
+                                                    const int* block_tables, const int* seq_lens, int batch,
+                                                    int num_q_heads, int num_kv_heads, int head_dim, int block_size,
+                                                    int max_blocks_per_seq, float scale, int causal, int window_left);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

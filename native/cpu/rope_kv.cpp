@@ -56,19 +56,32 @@ void rope_row(const typename Dt::T* src, typename Dt::T* dst, int D, int rd, int
     const int half = rd / 2;
     for (int i = 0; i < half; i += W) {
       const int n = std::min(W, half - i);
-      const vf x1 = load_tail(Dt{}, src + i, n, 0.f), x2 = load_tail(Dt{}, src + half + i, n, 0.f);
-      const vf cv = load_tail(F32{}, c + i, n, 0.f), sv = load_tail(F32{}, s + i, n, 0.f);
+      const bool full = n == W;  // tails convert exactly like full vectors
+      const vf x1 = full ? load(Dt{}, src + i) : load_tail(Dt{}, src + i, n, 0.f);
+      const vf x2 = full ? load(Dt{}, src + half + i) : load_tail(Dt{}, src + half + i, n, 0.f);
+      const vf cv = full ? load(F32{}, c + i) : load_tail(F32{}, c + i, n, 0.f);
+      const vf sv = full ? load(F32{}, s + i) : load_tail(F32{}, s + i, n, 0.f);
       const vf o1 = vfma(x1, cv, vmul(x2, vsub(vset1(0.f), sv)));
       const vf o2 = vfma(x2, cv, vmul(x1, sv));
-      store_tail(Dt{}, dst + i, o1, n);  // n == W takes the same path: tails convert like full vectors
-      store_tail(Dt{}, dst + half + i, o2, n);
+      if (full) {
+        store(Dt{}, dst + i, o1);
+        store(Dt{}, dst + half + i, o2);
+      } else {
+        store_tail(Dt{}, dst + i, o1, n);
+        store_tail(Dt{}, dst + half + i, o2, n);
+      }
     }
   } else {
     for (int i = 0; i < rd; i += W) {
       const int n = std::min(W, rd - i);  // rd even, i a multiple of W: pairs never split
-      const vf x = load_tail(Dt{}, src + i, n, 0.f);
-      const vf o = vfma(x, load_tail(F32{}, c + i, n, 0.f), vmul(swap_pairs(x), load_tail(F32{}, s + i, n, 0.f)));
-      store_tail(Dt{}, dst + i, o, n);
+      if (n == W) {
+        const vf x = load(Dt{}, src + i);
+        store(Dt{}, dst + i, vfma(x, load(F32{}, c + i), vmul(swap_pairs(x), load(F32{}, s + i))));
+      } else {
+        const vf x = load_tail(Dt{}, src + i, n, 0.f);
+        const vf o = vfma(x, load_tail(F32{}, c + i, n, 0.f), vmul(swap_pairs(x), load_tail(F32{}, s + i, n, 0.f)));
+        store_tail(Dt{}, dst + i, o, n);
+      }
     }
   }
   if (dst != src && D > rd) memcpy(dst + rd, src + rd, (size_t)(D - rd) * sizeof(*src));

@@ -11,6 +11,7 @@
 
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#include <mma.h>
 
 #define DYNAMIC_SMEM(T, name)                                              \
   extern __shared__ __align__(16) unsigned char cuemu_dynamic_smem_[];     \
@@ -101,6 +102,10 @@ enum Collective : int {
   kReduceAnd,
   kReduceOr,
   kReduceXor,
+  // nvcuda::wmma (wmma.h): full warp, lanes exchange pointers (warp_exchange)
+  kWmmaLoad,
+  kWmmaStore,
+  kWmmaMma,
 };
 
 enum BarrierOp : int { kBarNone = 0, kBarCount, kBarAnd, kBarOr };
@@ -118,6 +123,21 @@ void trap(const char* file, int line);
 [[noreturn]] void trap(const char* file, int line);
 #endif
 void* dynamic_smem();
+// Warp-wide exchange for the emulated MMA paths (wmma.h): all 32 lanes of a
+// full warp call it at one call site with the same kind and fn; lane_data
+// points at the calling lane's data. When the last lane arrives, fn runs once,
+// on that lane, with lanes[l] = lane l's lane_data; a non-null return (a
+// message, may be written into buf) fails the launch. Happens-before as for
+// the other collectives: everything each lane did before the call happens
+// before fn and before everything each lane does after it.
+using WarpFn = const char* (*)(void* const* lanes, char* buf, size_t cap);
+void warp_exchange(int kind, void* lane_data, WarpFn fn, const char* file, int line);
+// Fails the launch with msg, attributed to the calling thread at file:line.
+#if defined(CUEMU_ASAN)
+void kernel_error(const char* file, int line, const char* msg);
+#else
+[[noreturn]] void kernel_error(const char* file, int line, const char* msg);
+#endif
 void register_kernel(const char* name, void (*tramp)(void**), int nparams, const int* sizes);
 void unregister_kernel(const char* name, void (*tramp)(void**));
 
@@ -490,5 +510,7 @@ CUEMU_LOWP2(__nv_bfloat162, __bfloat1622float2, __float22bfloat162_rn)
 
 inline __half __bfloat162half(__nv_bfloat16 x) { return __float2half_rn(__bfloat162float(x)); }
 inline __nv_bfloat16 __half2bfloat16(__half x) { return __float2bfloat16_rn(__half2float(x)); }
+
+#include "wmma.h"
 
 #endif  // __CUDACC__

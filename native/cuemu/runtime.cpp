@@ -189,6 +189,9 @@ const char* collective_name(int kind) {
     case kReduceAnd: return "__reduce_and_sync";
     case kReduceOr: return "__reduce_or_sync";
     case kReduceXor: return "__reduce_xor_sync";
+    case kWmmaLoad: return "wmma::load_matrix_sync";
+    case kWmmaStore: return "wmma::store_matrix_sync";
+    case kWmmaMma: return "wmma::mma_sync";
   }
   return "collective";
 }
@@ -238,6 +241,7 @@ struct Group {
   int line = 0;
   unsigned arrived = 0;
   int first_lane = 0;
+  WarpFn fn = nullptr;  // warp_exchange only
 };
 
 struct Warp {
@@ -465,7 +469,10 @@ struct Worker {
     // Dynamic shared memory, poisoned with 0xFF (NaN in f32/f16/bf16).
 #if defined(CUEMU_ASAN)
     free(smem);  // exact size each block so that ASan's redzone sits right after it
-    smem = static_cast<unsigned char*>(malloc(L->smem ? L->smem : 1));
+    // 64-byte aligned like the plain build (wmma needs 32, 16-byte vector accesses 16)
+    void* mem = nullptr;
+    if (posix_memalign(&mem, 64, L->smem ? L->smem : 1) != 0) mem = nullptr;
+    smem = static_cast<unsigned char*>(mem);
     smem_cap = L->smem;
 #else
     if (smem_cap < L->smem || !smem) {
@@ -623,7 +630,7 @@ struct Worker {
   }
 
   unsigned long long collective(Fiber* f, int kind, unsigned mask, unsigned long long value, int arg, int width,
-                                const char* file, int line) {
+                                const char* file, int line, WarpFn fn = nullptr) {
     const int lane = f->linear & 31;
     const int wi = f->linear >> 5;
     Warp& w = warps[wi];
@@ -634,12 +641,17 @@ struct Worker {
     if (width < 1 || width > 32 || (width & (width - 1)) != 0)
       fail_fiber(f, fmt("warp %d: lane %d (thread %s) calls %s at %s:%d with width %d (must be a power of two <= 32)",
                         wi, lane, tid(f).c_str(), collective_name(kind), base_name(file), line, width));
+    if (fn && w.exist != 0xffffffffu)
+      fail_fiber(f, fmt("warp %d: lane %d (thread %s) calls %s at %s:%d in a partial warp of %d threads (needs all 32)",
+                        wi, lane, tid(f).c_str(), collective_name(kind), base_name(file), line,
+                        __builtin_popcount(w.exist)));
     // Lanes that do not exist (a partial last warp) are dropped from the mask.
     const unsigned m = mask & w.exist;
     Group* g = nullptr;
     for (Group& gr : w.groups) {
       if (!gr.active || !(gr.mask & m)) continue;
-      if (gr.mask != m || gr.kind != kind || gr.width != width || !same_site(gr.file, gr.line, file, line)) {
+      if (gr.mask != m || gr.kind != kind || gr.width != width || gr.fn != fn ||
+          !same_site(gr.file, gr.line, file, line)) {
         const Fiber* other = fibers[wi * 32 + gr.first_lane];
         fail_fiber(f, fmt("warp %d: lanes disagree: lane %d (thread %s) is in %s at %s:%d with mask 0x%08x, "
                           "lane %d (thread %s) calls %s at %s:%d with mask 0x%08x",
@@ -663,6 +675,7 @@ struct Worker {
       g->line = line;
       g->arrived = 0;
       g->first_lane = lane;
+      g->fn = fn;
     }
     g->arrived |= bit;
     w.vals[lane] = value;
@@ -719,6 +732,16 @@ struct Worker {
         break;
       }
       default: break;
+    }
+    if (g.fn) {
+      void* lanes[32];
+      for (int l = 0; l < 32; ++l) lanes[l] = reinterpret_cast<void*>(uintptr_t(w.vals[l]));
+      char buf[512];
+      buf[0] = 0;
+      if (const char* err = g.fn(lanes, buf, sizeof buf)) {
+        g.active = false;  // the failure report must not read it as pending
+        fail_fiber(self, fmt("warp %d: %s at %s:%d: %s", wi, collective_name(g.kind), base_name(g.file), g.line, err));
+      }
     }
     const int wd = g.width;
     for (int l = 0; l < 32; ++l) {
@@ -877,6 +900,26 @@ void trap(const char* file, int line) {
     abort();
   }
   w->fail_fiber(f, fmt("__trap() by thread %s at %s:%d", Worker::tid(f).c_str(), base_name(file), line));
+}
+
+void warp_exchange(int kind, void* lane_data, WarpFn fn, const char* file, int line) {
+  Worker* w = t_worker;
+  Fiber* f = w ? w->cur : nullptr;
+  if (!f) {
+    fprintf(stderr, "cuemu: %s at %s:%d outside a kernel launch\n", collective_name(kind), file, line);
+    abort();
+  }
+  w->collective(f, kind, 0xffffffffu, uintptr_t(lane_data), 0, 32, file, line, fn);
+}
+
+void kernel_error(const char* file, int line, const char* msg) {
+  Worker* w = t_worker;
+  Fiber* f = w ? w->cur : nullptr;
+  if (!f) {
+    fprintf(stderr, "cuemu: %s at %s:%d outside a kernel launch\n", msg, file, line);
+    abort();
+  }
+  w->fail_fiber(f, fmt("thread %s at %s:%d: %s", Worker::tid(f).c_str(), base_name(file), line, msg));
 }
 
 void* dynamic_smem() {

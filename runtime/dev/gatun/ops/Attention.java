@@ -126,33 +126,16 @@ public final class Attention {
         requireOut(op, q, out, lse);
         requireGqa(op, qd[1], cache.kvHeads(), qd[2], cache.headDim(), cache);
         requireLength(op, "seqLens", seqLens.length, batch);
-        requireLength(op, "blockTables", blockTables.length, batch);
         requireScale(op, scale);
         for (Tensor t : new Tensor[] {q, cache.keys(), cache.values()})
             if (t.dataAddress() % 16 != 0) throw new IllegalArgumentException(op + ": " + t + " must start 16-byte aligned (vector loads)");
-        int maxBlocks = 1, maxLen = 0;
-        for (int[] row : blockTables) maxBlocks = Math.max(maxBlocks, row.length);
-        int[] table = new int[batch * maxBlocks];
-        for (int b = 0; b < batch; b++) {
-            int len = seqLens[b];
-            int needed = (len + cache.blockSize() - 1) / cache.blockSize();
-            if (len < 0 || needed > blockTables[b].length)
-                throw new IllegalArgumentException(op + ": sequence " + b + " has " + len + " tokens but " + blockTables[b].length
-                        + " blocks of " + cache.blockSize());
-            for (int i = 0; i < blockTables[b].length; i++) {
-                int block = blockTables[b][i];
-                if (i < needed && (block < 0 || block >= cache.numBlocks()))
-                    throw new IllegalArgumentException(op + ": sequence " + b + " names block " + block + "; the cache has " + cache.numBlocks());
-                table[b * maxBlocks + i] = Math.max(0, block);
-            }
-            maxLen = Math.max(maxLen, len);
-        }
+        BlockTables blocks = BlockTables.of(op, blockTables, seqLens, cache);
         if (batch == 0) return;
-        int maxSplits = Math.max(1, (maxLen + DECODE_SPLIT - 1) / DECODE_SPLIT);
+        int maxSplits = Math.max(1, (blocks.longest() + DECODE_SPLIT - 1) / DECODE_SPLIT);
         Device device = q.device();
-        try (Tensor tables = Tensor.of(device, table, batch, maxBlocks); Tensor lens = Tensor.of(device, seqLens, batch)) {
+        try (Tensor tables = Tensor.of(device, blocks.flat(), batch, blocks.width()); Tensor lens = Tensor.of(device, seqLens, batch)) {
             Backends.of(device).decode(new AttentionCalls.Decode(q, cache.keys(), cache.values(), tables, lens, out, lse,
-                    batch, qd[1], cache.kvHeads(), qd[2], cache.blockSize(), maxBlocks, DECODE_SPLIT, maxSplits, scale, windowLeft));
+                    batch, qd[1], cache.kvHeads(), qd[2], cache.blockSize(), blocks.width(), DECODE_SPLIT, maxSplits, scale, windowLeft));
         }
     }
 
@@ -183,6 +166,67 @@ public final class Attention {
         try (Tensor cuQ = Tensor.of(device, cuSeqlensQ, batch + 1); Tensor cuK = Tensor.of(device, cuSeqlensK, batch + 1)) {
             Backends.of(device).prefill(new AttentionCalls.Prefill(q, k, v, out, lse, cuQ, cuK, batch, qd[1], kd[1], qd[2],
                     maxQ, scale, causal, windowLeft));
+        }
+    }
+
+    /**
+     * Chunked prefill against the paged cache: sequence b's new queries (rows {@code cuSeqlensQ[b]
+     * .. cuSeqlensQ[b+1]-1}, already appended with {@link #appendKv}) attend to its
+     * {@code seqLens[b]} cached keys, the last {@code lenQ} of which are their own (causal is
+     * bottom-right aligned). Same results, bit for bit on kernels/ devices, as {@link #prefill}
+     * over the same keys laid out contiguously.
+     */
+    public static void prefillPaged(Tensor q, PagedKv cache, int[] cuSeqlensQ, int[][] blockTables, int[] seqLens, float scale,
+                                    boolean causal, int windowLeft, Tensor out, Tensor lse) {
+        String op = "prefillPaged";
+        int[] qd = heads(op, "q", q, -1);
+        requireSame(op, q, out, cache.keys());
+        requireOut(op, q, out, lse);
+        requireGqa(op, qd[1], cache.kvHeads(), qd[2], cache.headDim(), cache);
+        requireScale(op, scale);
+        int batch = cuSeqlensQ.length - 1;
+        if (batch < 0) throw new IllegalArgumentException(op + ": cuSeqlensQ must have batch + 1 entries");
+        int maxQ = requirePrefixSums(op, "cuSeqlensQ", cuSeqlensQ, qd[0]);
+        requireLength(op, "seqLens", seqLens.length, batch);
+        for (int b = 0; b < batch; b++)
+            if (seqLens[b] < cuSeqlensQ[b + 1] - cuSeqlensQ[b])
+                throw new IllegalArgumentException(op + ": sequence " + b + " has " + (cuSeqlensQ[b + 1] - cuSeqlensQ[b])
+                        + " new queries but only " + seqLens[b] + " cached keys: append the chunk's keys first");
+        for (Tensor t : new Tensor[] {q, out, cache.keys(), cache.values()})
+            if (t.dataAddress() % 16 != 0) throw new IllegalArgumentException(op + ": " + t + " must start 16-byte aligned (vector loads)");
+        BlockTables tables = BlockTables.of(op, blockTables, seqLens, cache);
+        if (batch == 0 || qd[0] == 0) return;
+        Device device = q.device();
+        try (Tensor cuQ = Tensor.of(device, cuSeqlensQ, batch + 1); Tensor table = Tensor.of(device, tables.flat(), batch, tables.width());
+             Tensor lens = Tensor.of(device, seqLens, batch)) {
+            Backends.of(device).prefillPaged(new AttentionCalls.PrefillPaged(q, cache.keys(), cache.values(), out, lse, cuQ, table, lens,
+                    batch, qd[1], cache.kvHeads(), qd[2], cache.blockSize(), tables.width(), maxQ, scale, causal, windowLeft));
+        }
+    }
+
+    /** Block tables flattened to [batch, width], each row checked against its sequence length and the cache. */
+    private record BlockTables(int[] flat, int width, int longest) {
+        static BlockTables of(String op, int[][] rows, int[] seqLens, PagedKv cache) {
+            if (rows.length != seqLens.length)
+                throw new IllegalArgumentException(op + ": blockTables has " + rows.length + " rows for " + seqLens.length + " sequences");
+            int width = 1, longest = 0;
+            for (int[] row : rows) width = Math.max(width, row.length);
+            int[] flat = new int[rows.length * width];
+            for (int b = 0; b < rows.length; b++) {
+                int len = seqLens[b];
+                int needed = (len + cache.blockSize() - 1) / cache.blockSize();
+                if (len < 0 || needed > rows[b].length)
+                    throw new IllegalArgumentException(op + ": sequence " + b + " has " + len + " tokens but " + rows[b].length
+                            + " blocks of " + cache.blockSize());
+                for (int i = 0; i < rows[b].length; i++) {
+                    int block = rows[b][i];
+                    if (i < needed && (block < 0 || block >= cache.numBlocks()))
+                        throw new IllegalArgumentException(op + ": sequence " + b + " names block " + block + "; the cache has " + cache.numBlocks());
+                    flat[b * width + i] = Math.max(0, block);
+                }
+                longest = Math.max(longest, len);
+            }
+            return new BlockTables(flat, width, longest);
         }
     }
 

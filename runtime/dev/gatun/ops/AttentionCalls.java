@@ -13,6 +13,13 @@ final class AttentionCalls {
                   int batch, int qHeads, int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq,
                   int splitSize, int maxSplits, float scale, int windowLeft) {}
 
+    record PrefillPaged(Tensor q, Tensor kCache, Tensor vCache, Tensor out, Tensor lse, Tensor cuSeqlensQ, Tensor blockTables,
+                        Tensor seqLens, int batch, int qHeads, int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq,
+                        int maxSeqlenQ, float scale, boolean causal, int windowLeft) {}
+
+    record Sample(Tensor logits, Tensor tokens, Tensor temperature, Tensor topK, Tensor topP, Tensor seeds, Tensor steps,
+                  int batch, int vocab) {}
+
     record Rope(Tensor x, Tensor positions, int tokens, int heads, int headDim, Attention.Rope rope) {}
 
     record AppendKv(Tensor q, Tensor k, Tensor v, Tensor kCache, Tensor vCache, Tensor slots, Tensor positions,

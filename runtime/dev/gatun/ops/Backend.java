@@ -14,7 +14,27 @@ sealed interface Backend permits CpuBackend, KernelBackend {
 
     void decode(AttentionCalls.Decode call);
 
+    void prefillPaged(AttentionCalls.PrefillPaged call);
+
+    void sample(AttentionCalls.Sample call);
+
+    /** n Philox uniforms into fp32 {@code out} from counters step, step+1, ... */
+    void philoxUniform(Tensor out, long seed, long step);
+
     void rope(AttentionCalls.Rope call);
 
     void appendKv(AttentionCalls.AppendKv call);
+
+    void add(Tensor a, Tensor b, Tensor y);
+
+    /** y = x · wᵀ (+ bias, which may be null) over rows of x and y. */
+    void linear(Rows x, Tensor w, Tensor bias, Rows y);
+
+    /** y [rows, cols] = silu(gate) * up for x [rows, 2*cols] = [gate | up]. */
+    void siluMul(Tensor x, Tensor y, long rows, long cols);
+
+    void geluTanh(Tensor x, Tensor y);
+
+    /** y [tokens, hidden] = table[ids]; ids (int32, on the device) already checked in range. */
+    void embedding(Tensor ids, Tensor table, Tensor y);
 }

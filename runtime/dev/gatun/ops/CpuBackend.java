@@ -39,6 +39,25 @@ record CpuBackend(CpuDevice device) implements Backend {
     }
 
     @Override
+    public void prefillPaged(AttentionCalls.PrefillPaged c) {
+        device.library().attentionPrefillPaged(code(c.q().dtype()), c.q().dataAddress(), c.kCache().dataAddress(), c.vCache().dataAddress(),
+                c.out().dataAddress(), c.lse().dataAddress(), c.cuSeqlensQ().dataAddress(), c.blockTables().dataAddress(),
+                c.seqLens().dataAddress(), c.batch(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(), c.maxBlocksPerSeq(),
+                c.scale(), c.causal(), c.windowLeft());
+    }
+
+    @Override
+    public void sample(AttentionCalls.Sample c) {
+        device.library().sample(c.logits().dataAddress(), c.tokens().dataAddress(), c.temperature().dataAddress(), c.topK().dataAddress(),
+                c.topP().dataAddress(), c.seeds().dataAddress(), c.steps().dataAddress(), c.batch(), c.vocab());
+    }
+
+    @Override
+    public void philoxUniform(Tensor out, long seed, long step) {
+        device.library().philoxUniform(out.dataAddress(), seed, step, out.numel());
+    }
+
+    @Override
     public void rope(AttentionCalls.Rope c) {
         device.library().rope(code(c.x().dtype()), c.x().dataAddress(), c.positions().dataAddress(), c.tokens(), c.heads(),
                 c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
@@ -50,6 +69,33 @@ record CpuBackend(CpuDevice device) implements Backend {
                 c.kCache().dataAddress(), c.vCache().dataAddress(), c.slots().dataAddress(), c.positions().dataAddress(),
                 c.tokens(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(), c.rope().rotaryDim(), c.rope().theta(),
                 c.rope().style().ordinal());
+    }
+
+    @Override
+    public void linear(Rows x, Tensor w, Tensor bias, Rows y) {
+        device.library().gemm(code(x.dtype()), x.tensor().dataAddress(), x.rowStride(), w.dataAddress(), w.shape(1),
+                bias == null ? 0 : bias.dataAddress(), y.tensor().dataAddress(), y.rowStride(), x.rows(), y.cols(), x.cols());
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor y) {
+        device.library().add(code(a.dtype()), a.dataAddress(), b.dataAddress(), y.dataAddress(), a.numel());
+    }
+
+    @Override
+    public void siluMul(Tensor x, Tensor y, long rows, long cols) {
+        device.library().siluMul(code(x.dtype()), x.dataAddress(), y.dataAddress(), rows, cols);
+    }
+
+    @Override
+    public void geluTanh(Tensor x, Tensor y) {
+        device.library().geluTanh(code(x.dtype()), x.dataAddress(), y.dataAddress(), x.numel());
+    }
+
+    @Override
+    public void embedding(Tensor ids, Tensor table, Tensor y) {
+        device.library().embedding(code(table.dtype()), ids.dataAddress(), table.dataAddress(), table.shape(0), y.dataAddress(),
+                ids.numel(), table.shape(1));
     }
 
     private static int code(DType dtype) {

@@ -16,6 +16,8 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     private static final long MAX_GRID = 1 << 16;
     /** Query heads of one GQA group that a decode CTA handles (kernels/attention_decode.cuh). */
     private static final int DECODE_HEADS_PER_CTA = 8;
+    /** Below this many 128×128 output tiles the GEMM uses 64×64 tiles (about the SM count of a large GPU). */
+    private static final long GEMM_BIG_TILES_MIN = 108;
     /** Query rows of one prefill CTA (kernels/attention_prefill.cuh). */
     private static final int PREFILL_ROWS = 64;
 
@@ -37,13 +39,32 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
 
     @Override
     public void prefill(AttentionCalls.Prefill c) {
-        int maxD = c.headDim() <= 64 ? 64 : 128;
-        // kernels/attention_prefill.cuh: 64 query rows per CTA, K/V tiles of 32 keys staged in fp32
-        int sharedBytes = 4 * ((PREFILL_ROWS + 32) * (maxD + 4) + 32 * maxD + PREFILL_ROWS * 36);
         launchShared("attention_prefill", "gatun_attention_prefill_" + suffix(c.q().dtype()) + headDimSuffix(c.headDim()),
-                new Dim3((c.maxSeqlenQ() + PREFILL_ROWS - 1) / PREFILL_ROWS, c.qHeads(), c.batch()), 128, sharedBytes,
+                new Dim3((c.maxSeqlenQ() + PREFILL_ROWS - 1) / PREFILL_ROWS, c.qHeads(), c.batch()), 128, prefillSharedBytes(c.headDim()),
                 c.q(), c.k(), c.v(), c.out(), c.lse(), c.cuSeqlensQ(), c.cuSeqlensK(), c.batch(), c.qHeads(), c.kvHeads(),
                 c.headDim(), c.maxSeqlenQ(), c.scale(), c.causal() ? 1 : 0, c.windowLeft());
+    }
+
+    @Override
+    public void prefillPaged(AttentionCalls.PrefillPaged c) {
+        launchShared("attention_prefill_paged", "gatun_attention_prefill_paged_" + suffix(c.q().dtype()) + headDimSuffix(c.headDim()),
+                new Dim3((c.maxSeqlenQ() + PREFILL_ROWS - 1) / PREFILL_ROWS, c.qHeads(), c.batch()), 128, prefillSharedBytes(c.headDim()),
+                c.q(), c.kCache(), c.vCache(), c.out(), c.lse(), c.cuSeqlensQ(), c.blockTables(), c.seqLens(), c.batch(), c.qHeads(),
+                c.kvHeads(), c.headDim(), c.blockSize(), c.maxBlocksPerSeq(), c.maxSeqlenQ(), c.scale(), c.causal() ? 1 : 0, c.windowLeft());
+    }
+
+    /** One CTA of exactly 1024 threads per row (kernels/sampling.cuh defines its reductions over 1024 lanes). */
+    @Override
+    public void sample(AttentionCalls.Sample c) {
+        launch("sampling", "gatun_sample_f32", Dim3.of((int) Math.min(c.batch(), MAX_GRID)), 1024, c.logits(), c.tokens(),
+                c.temperature(), c.topK(), c.topP(), c.seeds(), c.steps(), c.batch(), c.vocab());
+    }
+
+    @Override
+    public void philoxUniform(Tensor out, long seed, long step) {
+        if (out.numel() == 0) return;
+        launch("sampling", "gatun_philox_uniform", Dim3.of((int) Math.min((out.numel() + 255) / 256, MAX_GRID)), 256,
+                out, seed, step, out.numel());
     }
 
     @Override
@@ -74,6 +95,51 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
                 c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
     }
 
+    /**
+     * kernels/gemm.cuh: 128×128 tiles (tensor cores for fp16/bf16), or 64×64 tiles when the big
+     * ones would be too few to fill a GPU (decode-sized m).
+     */
+    @Override
+    public void linear(Rows x, Tensor w, Tensor bias, Rows y) {
+        long m = x.rows(), n = y.cols(), k = x.cols();
+        if (m == 0 || n == 0) return;
+        boolean small = ((m + 127) / 128) * ((n + 127) / 128) < GEMM_BIG_TILES_MIN;
+        int tile = small ? 64 : 128;
+        boolean f32 = x.dtype() == DType.F32;
+        int threads = f32 || !small ? 256 : 128;
+        int shared = f32 ? (small ? 8704 : 16896) : (small ? 10240 : 20480);
+        launchShared("gemm", "gatun_gemm_" + suffix(x.dtype()) + (small ? "_small" : ""),
+                new Dim3((int) ((n + tile - 1) / tile), (int) ((m + tile - 1) / tile), 1), threads, shared,
+                x.tensor(), w, bias == null ? 0L : bias, y.tensor(), (int) m, (int) n, (int) k,
+                (int) x.rowStride(), (int) w.shape(1), (int) y.rowStride());
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor y) {
+        launchElementwise("gatun_add_", a.dtype(), a.numel(), a, b, y, a.numel());
+    }
+
+    @Override
+    public void siluMul(Tensor x, Tensor y, long rows, long cols) {
+        launchElementwise("gatun_silu_mul_", x.dtype(), rows * cols, x, y, rows, cols);
+    }
+
+    @Override
+    public void geluTanh(Tensor x, Tensor y) {
+        launchElementwise("gatun_gelu_tanh_", x.dtype(), x.numel(), x, y, x.numel());
+    }
+
+    @Override
+    public void embedding(Tensor ids, Tensor table, Tensor y) {
+        launchElementwise("gatun_embedding_", table.dtype(), y.numel(), ids, table, y, ids.numel(), table.shape(1));
+    }
+
+    /** Grid-stride elementwise kernels: 256 threads, one block per 256 elements up to MAX_GRID blocks. */
+    private void launchElementwise(String prefix, DType dtype, long elements, Object... args) {
+        if (elements == 0) return;
+        launch("elementwise", prefix + suffix(dtype), Dim3.of((int) Math.min((elements + 255) / 256, MAX_GRID)), 256, args);
+    }
+
     /** A fixed-shape launch without dynamic shared memory. */
     private void launch(String module, String name, Dim3 grid, int threads, Object... args) {
         launchShared(module, name, grid, threads, 0, args);
@@ -86,6 +152,12 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
             throw new IllegalStateException(name + " launched with " + threads + " threads and " + sharedBytes
                     + " bytes of shared memory, above its declared bounds " + bounds);
         launcher.launch(new Kernel(module, name), grid, Dim3.of(threads), sharedBytes, device.defaultStream(), args);
+    }
+
+    /** kernels/attention_prefill.cuh: 64 query rows per CTA, K/V tiles of 32 keys staged in fp32. */
+    private static int prefillSharedBytes(int headDim) {
+        int maxD = headDim <= 64 ? 64 : 128;
+        return 4 * ((PREFILL_ROWS + 32) * (maxD + 4) + 32 * maxD + PREFILL_ROWS * 36);
     }
 
     /** The kernels are built for head dims up to 64 and up to 128. */

@@ -23,7 +23,14 @@ public record LaunchBounds(String prefix, int maxThreads, int maxDynamicSharedBy
             new LaunchBounds("gatun_kv_append_rope_", 128, 0, false),
             new LaunchBounds("gatun_attention_decode_", 128, 0, true),
             new LaunchBounds("gatun_attention_merge_", 128, 0, false),
-            new LaunchBounds("gatun_attention_prefill_", 128, 76288, true));
+            new LaunchBounds("gatun_attention_prefill_", 128, 76288, true),  // also _paged_
+            new LaunchBounds("gatun_sample_", 1024, 0, false),
+            new LaunchBounds("gatun_philox_uniform", 256, 0, false),
+            new LaunchBounds("gatun_gemm_", 256, 20480, true),
+            new LaunchBounds("gatun_add_", 256, 0, false),
+            new LaunchBounds("gatun_silu_mul_", 256, 0, false),
+            new LaunchBounds("gatun_gelu_tanh_", 256, 0, false),
+            new LaunchBounds("gatun_embedding_", 256, 0, false));
 
     /** The family of {@code kernel}, if Gatun launches it. */
     public static Optional<LaunchBounds> of(String kernel) {

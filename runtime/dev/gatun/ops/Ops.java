@@ -70,6 +70,108 @@ public final class Ops {
         else Backends.of(x.device()).rowSum(rows, out);
     }
 
+    /**
+     * A linear layer: {@code out = x · wᵀ + bias} over the last dimension of x, with w in
+     * nn.Linear's layout {@code [outFeatures, inFeatures]}; bias may be null. A new tensor.
+     */
+    public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        requireFloating("linear", "x", x);
+        long[] shape = x.shape();
+        shape[shape.length - 1] = w.rank() == 2 ? w.shape(0) : 0;
+        Tensor out = Tensor.empty(x.device(), x.dtype(), shape);
+        linear(x, w, bias, out);
+        return out;
+    }
+
+    public static void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        String op = "linear";
+        requireFloating(op, "x", x);
+        requireSameDevice(op, x, w, out);
+        long in = x.shape(x.rank() - 1);
+        if (w.rank() != 2 || w.shape(1) != in || w.dtype() != x.dtype() || !w.isContiguous())
+            throw new IllegalArgumentException(op + ": w must be a contiguous " + x.dtype() + " [outFeatures, " + in + "] tensor, got " + describe(w));
+        long outFeatures = w.shape(0);
+        if (bias != null && (bias.rank() != 1 || bias.shape(0) != outFeatures || bias.dtype() != x.dtype() || bias.device() != x.device()))
+            throw new IllegalArgumentException(op + ": bias must be a " + x.dtype() + " vector of " + outFeatures + " on " + x.device() + ", got " + describe(bias));
+        long[] expected = x.shape();
+        expected[expected.length - 1] = outFeatures;
+        if (out.dtype() != x.dtype() || !Arrays.equals(out.shape(), expected))
+            throw new IllegalArgumentException(op + ": out must be " + x.dtype() + " " + Arrays.toString(expected) + ", got " + describe(out));
+        if (in > Integer.MAX_VALUE || outFeatures > Integer.MAX_VALUE)
+            throw new IllegalArgumentException(op + ": dimensions beyond 2^31 are not supported, got " + describe(w));
+        if (in == 0) throw new IllegalArgumentException(op + ": x has no input features");
+        Backends.of(x.device()).linear(Rows.of(op, "x", x), w, bias, Rows.of(op, "out", out));
+    }
+
+    /** {@code out = a + b} elementwise (residual connections); {@code out} may be {@code a} or {@code b}. */
+    public static void add(Tensor a, Tensor b, Tensor out) {
+        String op = "add";
+        requireFloating(op, "a", a);
+        requireSameDevice(op, a, b, out);
+        requireSame(op, "b", a, b);
+        requireSame(op, "out", a, out);
+        requireContiguous(op, a, b, out);
+        Backends.of(a.device()).add(a, b, out);
+    }
+
+    /** SwiGLU's {@code silu(gate) * up} for {@code x [..., 2*n] = [gate | up]}: a new tensor {@code [..., n]}. */
+    public static Tensor siluMul(Tensor x) {
+        requireFloating("siluMul", "x", x);
+        long[] shape = x.shape();
+        shape[shape.length - 1] /= 2;
+        Tensor out = Tensor.empty(x.device(), x.dtype(), shape);
+        siluMul(x, out);
+        return out;
+    }
+
+    public static void siluMul(Tensor x, Tensor out) {
+        String op = "siluMul";
+        requireFloating(op, "x", x);
+        requireSameDevice(op, x, out);
+        requireContiguous(op, x, out);
+        long cols2 = x.shape(x.rank() - 1);
+        long[] expected = x.shape();
+        expected[expected.length - 1] = cols2 / 2;
+        if (cols2 % 2 != 0 || out.dtype() != x.dtype() || !Arrays.equals(out.shape(), expected))
+            throw new IllegalArgumentException(op + ": x's last dimension must be even ([gate | up]) and out " + x.dtype() + " "
+                    + Arrays.toString(expected) + ", got x " + describe(x) + " and out " + describe(out));
+        long cols = cols2 / 2;
+        Backends.of(x.device()).siluMul(x, out, cols == 0 ? 0 : out.numel() / cols, cols);
+    }
+
+    /** The tanh form of GELU, elementwise. */
+    public static void geluTanh(Tensor x, Tensor out) {
+        String op = "geluTanh";
+        requireFloating(op, "x", x);
+        requireSameDevice(op, x, out);
+        requireSame(op, "out", x, out);
+        requireContiguous(op, x, out);
+        Backends.of(x.device()).geluTanh(x, out);
+    }
+
+    /** Rows of {@code table [vocab, hidden]} for the token ids: a new tensor {@code [ids.length, hidden]}. */
+    public static Tensor embedding(int[] ids, Tensor table) {
+        String op = "embedding";
+        requireFloating(op, "table", table);
+        if (table.rank() != 2 || !table.isContiguous())
+            throw new IllegalArgumentException(op + ": table must be a contiguous [vocab, hidden] tensor, got " + describe(table));
+        long vocab = table.shape(0);
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= vocab)
+                throw new IllegalArgumentException(op + ": token id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + vocab + ")");
+        Tensor out = Tensor.empty(table.device(), table.dtype(), ids.length, table.shape(1));
+        if (ids.length == 0) return out;
+        try (Tensor idTensor = Tensor.of(table.device(), ids, ids.length)) {
+            Backends.of(table.device()).embedding(idTensor, table, out);
+        }
+        return out;
+    }
+
+    private static void requireContiguous(String op, Tensor... tensors) {
+        for (Tensor t : tensors)
+            if (!t.isContiguous()) throw new IllegalArgumentException(op + ": tensors must be contiguous, got strides " + Arrays.toString(t.strides()));
+    }
+
     private static void requireFloating(String op, String name, Tensor t) {
         if (!t.dtype().isFloatingPoint())
             throw new IllegalArgumentException(op + ": " + name + " has dtype " + t.dtype() + ", expected fp32, fp16 or bf16");

@@ -26,7 +26,8 @@ public final class CpuLibrary {
     private static final Linker LINKER = Linker.nativeLinker();
     private final Path path;
     private final MethodHandle hasAvx512, hasAvx512Bf16, isa, setThreads, threads,
-            softmax, rmsNorm, rowSum, copy, prefill, decode, rope, kvAppendRope, fmaPeak;
+            softmax, rmsNorm, rowSum, copy, prefill, decode, rope, kvAppendRope, fmaPeak,
+            add, siluMul, geluTanh, embedding, prefillPaged, sample, philoxUniform, gemm;
 
     private CpuLibrary(Path path) {
         this.path = path;
@@ -55,6 +56,19 @@ public final class CpuLibrary {
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
         fmaPeak = handle(lib, "gatun_cpu_fma_peak_gflops", FunctionDescriptor.of(JAVA_DOUBLE, JAVA_LONG));
+        prefillPaged = handle(lib, "gatun_cpu_attention_prefill_paged", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT));
+        sample = handle(lib, "gatun_cpu_sample", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT));
+        philoxUniform = handle(lib, "gatun_cpu_philox_uniform", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        gemm = handle(lib, "gatun_cpu_gemm", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        add = handle(lib, "gatun_cpu_add", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        siluMul = handle(lib, "gatun_cpu_silu_mul", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        geluTanh = handle(lib, "gatun_cpu_gelu_tanh", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        embedding = handle(lib, "gatun_cpu_embedding", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG));
     }
 
     /** Loads the library at {@code path} (the x86-64-v3 or the AVX-512 build). */
@@ -119,6 +133,49 @@ public final class CpuLibrary {
                              int tokens, int qHeads, int kvHeads, int headDim, int blockSize, int rotaryDim, float theta, int style) {
         check("gatun_cpu_kv_append_rope", call(() -> (int) kvAppendRope.invokeExact(dtype, q, k, v, kCache, vCache, slotMapping,
                 positions, tokens, qHeads, kvHeads, headDim, blockSize, rotaryDim, theta, style)));
+    }
+
+    /** Chunked prefill whose keys and values are read from the paged cache through block tables. */
+    public void attentionPrefillPaged(int dtype, long q, long kCache, long vCache, long out, long lse, long cuSeqlensQ,
+                                      long blockTables, long seqLens, int batch, int qHeads, int kvHeads, int headDim,
+                                      int blockSize, int maxBlocksPerSeq, float scale, boolean causal, int windowLeft) {
+        check("gatun_cpu_attention_prefill_paged", call(() -> (int) prefillPaged.invokeExact(dtype, q, kCache, vCache, out, lse,
+                cuSeqlensQ, blockTables, seqLens, batch, qHeads, kvHeads, headDim, blockSize, maxBlocksPerSeq, scale,
+                causal ? 1 : 0, windowLeft)));
+    }
+
+    /** One token per row of fp32 logits (kernels/sampling.cuh defines the algorithm exactly). */
+    public void sample(long logits, long tokens, long temperature, long topK, long topP, long seeds, long steps, int batch, int vocab) {
+        check("gatun_cpu_sample", call(() -> (int) sample.invokeExact(logits, tokens, temperature, topK, topP, seeds, steps, batch, vocab)));
+    }
+
+    /** n Philox4x32-10 uniforms from counters step, step+1, ... under key seed. */
+    public void philoxUniform(long out, long seed, long step, long n) {
+        check("gatun_cpu_philox_uniform", call(() -> (int) philoxUniform.invokeExact(out, seed, step, n)));
+    }
+
+    /** y [m, n] = x [m, k] · w [n, k]ᵀ (+ bias [n] unless 0), row-major with the given leading dimensions. */
+    public void gemm(int dtype, long x, long ldx, long w, long ldw, long bias, long y, long ldy, long m, long n, long k) {
+        check("gatun_cpu_gemm", call(() -> (int) gemm.invokeExact(dtype, x, ldx, w, ldw, bias, y, ldy, m, n, k)));
+    }
+
+    /** y = a + b over n contiguous elements. */
+    public void add(int dtype, long a, long b, long y, long n) {
+        check("gatun_cpu_add", call(() -> (int) add.invokeExact(dtype, a, b, y, n)));
+    }
+
+    /** y [rows, cols] = silu(x[:, :cols]) * x[:, cols:] for x [rows, 2*cols]. */
+    public void siluMul(int dtype, long x, long y, long rows, long cols) {
+        check("gatun_cpu_silu_mul", call(() -> (int) siluMul.invokeExact(dtype, x, y, rows, cols)));
+    }
+
+    public void geluTanh(int dtype, long x, long y, long n) {
+        check("gatun_cpu_gelu_tanh", call(() -> (int) geluTanh.invokeExact(dtype, x, y, n)));
+    }
+
+    /** y[t] = table[ids[t]] for table [vocab, hidden]. */
+    public void embedding(int dtype, long ids, long table, long vocab, long y, long tokens, long hidden) {
+        check("gatun_cpu_embedding", call(() -> (int) embedding.invokeExact(dtype, ids, table, vocab, y, tokens, hidden)));
     }
 
     /** GFLOP/s of independent FMA chains on every pool thread: the compute ceiling. */

@@ -1,6 +1,7 @@
 package dev.gatun.ops;
 
 import dev.gatun.device.Device;
+import dev.gatun.device.DeviceKind;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.AttentionReference;
@@ -99,6 +100,13 @@ class PrefillKernelTest {
         Numerics.assertClose(what, dtype, result[0], expected, toFloat(naive));
         Numerics.assertClose(what + " lse", DType.F32, result[1], expectedLse, null);
 
+        // the same keys in a paged cache with shuffled blocks: the chunked-prefill path
+        float[][] paged = runPaged(device, dtype, c, q, k, v, cuQ, cuK, scale, random);
+        Numerics.assertClose(what + " paged", dtype, paged[0], expected, toFloat(naive));
+        Numerics.assertClose(what + " paged lse", DType.F32, paged[1], expectedLse, null);
+        if (device.kind() != DeviceKind.CPU) // kernels/ runs one body for both: the same bits
+            assertArrayEquals(result[0], paged[0], what + ": paged vs contiguous" + Seeds.replay());
+
         // the longest sequence alone: the same bits as inside the batch
         int b = batch - 2;
         float[] qAlone = Arrays.copyOfRange(q, cuQ[b] * qRow, cuQ[b + 1] * qRow);
@@ -106,6 +114,44 @@ class PrefillKernelTest {
         float[] vAlone = Arrays.copyOfRange(v, cuK[b] * kRow, cuK[b + 1] * kRow);
         float[][] alone = run(device, dtype, c, qAlone, kAlone, vAlone, new int[] {0, lens[b][0]}, new int[] {0, lens[b][1]}, scale);
         assertArrayEquals(Arrays.copyOfRange(result[0], cuQ[b] * qRow, cuQ[b + 1] * qRow), alone[0], what + ": alone vs in a batch" + Seeds.replay());
+    }
+
+    /** Prefill reading K/V through block tables from a cache whose blocks are shuffled. */
+    private static float[][] runPaged(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK,
+                                      float scale, Random random) {
+        int batch = cuQ.length - 1, blockSize = 16, row = c.kvHeads() * c.headDim();
+        int[] seqLens = new int[batch];
+        int blocks = 0;
+        for (int b = 0; b < batch; b++) {
+            seqLens[b] = cuK[b + 1] - cuK[b];
+            blocks += (seqLens[b] + blockSize - 1) / blockSize;
+        }
+        List<Integer> ids = new ArrayList<>();
+        for (int i = 0; i < blocks; i++) ids.add(i);
+        java.util.Collections.shuffle(ids, random);
+        float[] kc = new float[Math.max(1, blocks) * blockSize * row], vc = new float[kc.length];
+        int[][] tables = new int[batch][];
+        int next = 0;
+        for (int b = 0; b < batch; b++) {
+            tables[b] = new int[(seqLens[b] + blockSize - 1) / blockSize];
+            for (int i = 0; i < tables[b].length; i++) tables[b][i] = ids.get(next++);
+            for (int j = 0; j < seqLens[b]; j++) {
+                int slot = tables[b][j / blockSize] * blockSize + j % blockSize;
+                System.arraycopy(k, (cuK[b] + j) * row, kc, slot * row, row);
+                System.arraycopy(v, (cuK[b] + j) * row, vc, slot * row, row);
+            }
+        }
+        int totalQ = cuQ[batch];
+        try (Tensor tq = Tensor.of(device, dtype, q, totalQ, c.qHeads(), c.headDim());
+             Tensor keys = Tensor.of(device, dtype, kc, Math.max(1, blocks), blockSize, c.kvHeads(), c.headDim());
+             Tensor values = Tensor.of(device, dtype, vc, Math.max(1, blocks), blockSize, c.kvHeads(), c.headDim());
+             Tensor out = Tensor.empty(device, dtype, totalQ, c.qHeads(), c.headDim());
+             Tensor lse = Tensor.empty(device, DType.F32, totalQ, c.qHeads())) {
+            out.fillBytes((byte) 0xFF);
+            lse.fillBytes((byte) 0xFF);
+            Attention.prefillPaged(tq, new Attention.PagedKv(keys, values), cuQ, tables, seqLens, scale, c.causal(), c.window(), out, lse);
+            return new float[][] {out.toFloatArray(), lse.toFloatArray()};
+        }
     }
 
     private static float[][] run(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK, float scale) {
