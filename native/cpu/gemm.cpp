@@ -5,7 +5,8 @@
 // then y = acc + bias[n] (fp32) rounded once to the output dtype. f16/bf16 inputs widen to fp32
 // exactly. Nothing ever splits K, so the result of an element depends only on its row of X and
 // its row of W: not on M (decode or prefill path), not on the thread count, not on the blocking,
-// and not on the ISA (the AVX2 and AVX-512 builds give the same bits).
+// and not on the ISA (the AVX2 and AVX-512 builds give the same bits; for bf16 output except
+// subnormal results, which vec.h's hardware bf16 conversion flushes to zero).
 //
 // Design (BLIS-like, vectors along N, broadcasts along M):
 //   * a task is an NC-wide block of N (times a group of M rows when N alone has too few blocks);
@@ -15,9 +16,12 @@
 //   * micro-kernel: MR x NR fp32 accumulators (AVX-512 14 x 32, AVX2 6 x 16), kc steps of one
 //     NR-vector pair load + MR broadcasts; C tiles in a small per-task fp32 scratch carry the
 //     chain across KC blocks; an epilogue adds bias and converts.
-//   * decode (the whole M range of a task fits one MC block): W is streamed once, each KC x NR
-//     chunk packed into an L1-resident buffer right before the kernels use it (panel-major, so
-//     each W row is read sequentially); small M uses a kernel over two panels for more chains.
+//   * X is packed once per call (per M chunk of <= 32 MiB of fp32) into a shared buffer before
+//     the tasks run; micro-panels split an MC block into near-equal pieces (16 rows = 8 + 8).
+//   * decode (the whole M range of a task fits one MC block): W is streamed once, panel by panel
+//     (each W row read sequentially). M <= 4: W is transposed in registers and fed straight to
+//     the FMAs (no packed copy); 5 <= M <= MC: each KC x NR chunk is packed into an L1-resident
+//     buffer right before the micro-kernels use it.
 //   * prefill: the task's full-K W panel is packed once (during the first MC block) and reused
 //     for the later ones; per KC block an X micro-panel stays in L1 while the W chunks stream
 //     from L2.
