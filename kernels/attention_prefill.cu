@@ -8,88 +8,23 @@
 #include "cuemu/prelude.h"
 #include "attention_prefill.cuh"
 
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)
-gatun_attention_prefill_f32_d64(
-        const float* q, const float* k, const float* v, float* out, float* lse,
-        const int* cu_seqlens_q, const int* cu_seqlens_k, int batch, int num_q_heads,
-        int num_kv_heads, int head_dim, int max_seqlen_q, float scale, int causal,
-        int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill<float, 64>(
-        q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, num_q_heads, num_kv_heads, head_dim,
-        scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_f32_d64);
+#define GATUN_PREFILL(SUFFIX, T, MAX_D)                                                            \
+    extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)                          \
+    gatun_attention_prefill_##SUFFIX##_d##MAX_D(                                                    \
+            const T* q, const T* k, const T* v, T* out, float* lse, const int* cu_seqlens_q,        \
+            const int* cu_seqlens_k, int batch, int num_q_heads, int num_kv_heads, int head_dim,    \
+            int max_seqlen_q, float scale, int causal, int window_left) {                           \
+        (void)batch;                                                                                \
+        (void)max_seqlen_q;                                                                         \
+        gatun::prefill::attention_prefill<T, MAX_D>(q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k,  \
+                                                    num_q_heads, num_kv_heads, head_dim, scale,     \
+                                                    causal, window_left);                           \
+    }                                                                                               \
+    CUEMU_EXPORT(gatun_attention_prefill_##SUFFIX##_d##MAX_D)
 
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)
-gatun_attention_prefill_f32_d128(
-        const float* q, const float* k, const float* v, float* out, float* lse,
-        const int* cu_seqlens_q, const int* cu_seqlens_k, int batch, int num_q_heads,
-        int num_kv_heads, int head_dim, int max_seqlen_q, float scale, int causal,
-        int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill<float, 128>(
-        q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, num_q_heads, num_kv_heads, head_dim,
-        scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_f32_d128);
-
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)
-gatun_attention_prefill_f16_d64(
-        const __half* q, const __half* k, const __half* v, __half* out, float* lse,
-        const int* cu_seqlens_q, const int* cu_seqlens_k, int batch, int num_q_heads,
-        int num_kv_heads, int head_dim, int max_seqlen_q, float scale, int causal,
-        int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill<__half, 64>(
-        q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, num_q_heads, num_kv_heads, head_dim,
-        scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_f16_d64);
-
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)
-gatun_attention_prefill_f16_d128(
-        const __half* q, const __half* k, const __half* v, __half* out, float* lse,
-        const int* cu_seqlens_q, const int* cu_seqlens_k, int batch, int num_q_heads,
-        int num_kv_heads, int head_dim, int max_seqlen_q, float scale, int causal,
-        int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill<__half, 128>(
-        q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, num_q_heads, num_kv_heads, head_dim,
-        scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_f16_d128);
-
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)
-gatun_attention_prefill_bf16_d64(
-        const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
-        __nv_bfloat16* out, float* lse,
-        const int* cu_seqlens_q, const int* cu_seqlens_k, int batch, int num_q_heads,
-        int num_kv_heads, int head_dim, int max_seqlen_q, float scale, int causal,
-        int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill<__nv_bfloat16, 64>(
-        q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, num_q_heads, num_kv_heads, head_dim,
-        scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_bf16_d64);
-
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)
-gatun_attention_prefill_bf16_d128(
-        const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
-        __nv_bfloat16* out, float* lse,
-        const int* cu_seqlens_q, const int* cu_seqlens_k, int batch, int num_q_heads,
-        int num_kv_heads, int head_dim, int max_seqlen_q, float scale, int causal,
-        int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill<__nv_bfloat16, 128>(
-        q, k, v, out, lse, cu_seqlens_q, cu_seqlens_k, num_q_heads, num_kv_heads, head_dim,
-        scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_bf16_d128);
+GATUN_PREFILL(f32, float, 64);
+GATUN_PREFILL(f32, float, 128);
+GATUN_PREFILL(f16, __half, 64);
+GATUN_PREFILL(f16, __half, 128);
+GATUN_PREFILL(bf16, __nv_bfloat16, 64);
+GATUN_PREFILL(bf16, __nv_bfloat16, 128);

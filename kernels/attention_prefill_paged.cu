@@ -13,86 +13,24 @@
 #include "cuemu/prelude.h"
 #include "attention_prefill_paged.cuh"
 
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)
-gatun_attention_prefill_paged_f32_d64(
-        const float* q, const float* k_cache, const float* v_cache, float* out, float* lse,
-        const int* cu_seqlens_q, const int* block_tables, const int* seq_lens, int batch,
-        int num_q_heads, int num_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
-        int max_seqlen_q, float scale, int causal, int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill_paged<float, 64>(
-        q, k_cache, v_cache, out, lse, cu_seqlens_q, block_tables, seq_lens, num_q_heads,
-        num_kv_heads, head_dim, block_size, max_blocks_per_seq, scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_paged_f32_d64);
+#define GATUN_PREFILL_PAGED(SUFFIX, T, MAX_D)                                                      \
+    extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)                       \
+    gatun_attention_prefill_paged_##SUFFIX##_d##MAX_D(                                              \
+            const T* q, const T* k_cache, const T* v_cache, T* out, float* lse,                     \
+            const int* cu_seqlens_q, const int* block_tables, const int* seq_lens, int batch,       \
+            int num_q_heads, int num_kv_heads, int head_dim, int block_size,                        \
+            int max_blocks_per_seq, int max_seqlen_q, float scale, int causal, int window_left) {   \
+        (void)batch;                                                                                \
+        (void)max_seqlen_q;                                                                         \
+        gatun::prefill::attention_prefill_paged<T, MAX_D>(                                          \
+            q, k_cache, v_cache, out, lse, cu_seqlens_q, block_tables, seq_lens, num_q_heads,       \
+            num_kv_heads, head_dim, block_size, max_blocks_per_seq, scale, causal, window_left);    \
+    }                                                                                               \
+    CUEMU_EXPORT(gatun_attention_prefill_paged_##SUFFIX##_d##MAX_D)
 
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)
-gatun_attention_prefill_paged_f32_d128(
-        const float* q, const float* k_cache, const float* v_cache, float* out, float* lse,
-        const int* cu_seqlens_q, const int* block_tables, const int* seq_lens, int batch,
-        int num_q_heads, int num_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
-        int max_seqlen_q, float scale, int causal, int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill_paged<float, 128>(
-        q, k_cache, v_cache, out, lse, cu_seqlens_q, block_tables, seq_lens, num_q_heads,
-        num_kv_heads, head_dim, block_size, max_blocks_per_seq, scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_paged_f32_d128);
-
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)
-gatun_attention_prefill_paged_f16_d64(
-        const __half* q, const __half* k_cache, const __half* v_cache, __half* out, float* lse,
-        const int* cu_seqlens_q, const int* block_tables, const int* seq_lens, int batch,
-        int num_q_heads, int num_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
-        int max_seqlen_q, float scale, int causal, int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill_paged<__half, 64>(
-        q, k_cache, v_cache, out, lse, cu_seqlens_q, block_tables, seq_lens, num_q_heads,
-        num_kv_heads, head_dim, block_size, max_blocks_per_seq, scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_paged_f16_d64);
-
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)
-gatun_attention_prefill_paged_f16_d128(
-        const __half* q, const __half* k_cache, const __half* v_cache, __half* out, float* lse,
-        const int* cu_seqlens_q, const int* block_tables, const int* seq_lens, int batch,
-        int num_q_heads, int num_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
-        int max_seqlen_q, float scale, int causal, int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill_paged<__half, 128>(
-        q, k_cache, v_cache, out, lse, cu_seqlens_q, block_tables, seq_lens, num_q_heads,
-        num_kv_heads, head_dim, block_size, max_blocks_per_seq, scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_paged_f16_d128);
-
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)
-gatun_attention_prefill_paged_bf16_d64(
-        const __nv_bfloat16* q, const __nv_bfloat16* k_cache, const __nv_bfloat16* v_cache, __nv_bfloat16* out, float* lse,
-        const int* cu_seqlens_q, const int* block_tables, const int* seq_lens, int batch,
-        int num_q_heads, int num_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
-        int max_seqlen_q, float scale, int causal, int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill_paged<__nv_bfloat16, 64>(
-        q, k_cache, v_cache, out, lse, cu_seqlens_q, block_tables, seq_lens, num_q_heads,
-        num_kv_heads, head_dim, block_size, max_blocks_per_seq, scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_paged_bf16_d64);
-
-extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)
-gatun_attention_prefill_paged_bf16_d128(
-        const __nv_bfloat16* q, const __nv_bfloat16* k_cache, const __nv_bfloat16* v_cache, __nv_bfloat16* out, float* lse,
-        const int* cu_seqlens_q, const int* block_tables, const int* seq_lens, int batch,
-        int num_q_heads, int num_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
-        int max_seqlen_q, float scale, int causal, int window_left) {
-    (void)batch;
-    (void)max_seqlen_q;
-    gatun::prefill::attention_prefill_paged<__nv_bfloat16, 128>(
-        q, k_cache, v_cache, out, lse, cu_seqlens_q, block_tables, seq_lens, num_q_heads,
-        num_kv_heads, head_dim, block_size, max_blocks_per_seq, scale, causal, window_left);
-}
-CUEMU_EXPORT(gatun_attention_prefill_paged_bf16_d128);
+GATUN_PREFILL_PAGED(f32, float, 64);
+GATUN_PREFILL_PAGED(f32, float, 128);
+GATUN_PREFILL_PAGED(f16, __half, 64);
+GATUN_PREFILL_PAGED(f16, __half, 128);
+GATUN_PREFILL_PAGED(bf16, __nv_bfloat16, 64);
+GATUN_PREFILL_PAGED(bf16, __nv_bfloat16, 128);
