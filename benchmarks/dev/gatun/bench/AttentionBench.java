@@ -4,6 +4,7 @@ import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
 import dev.gatun.ops.Attention;
+import dev.gatun.ops.Ops;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 
@@ -12,8 +13,9 @@ import java.util.Optional;
 import java.util.Random;
 
 /**
- * Prefill (GFLOP/s, causal counted as half of the S² work, against the FMA peak) and paged decode
- * (GB/s of K/V read, against the read bandwidth), each beside torch SDPA on the CPU when installed.
+ * The projection GEMM and prefill (GFLOP/s against the FMA peak; causal prefill counted as half
+ * of the S² work) and paged decode (GB/s of K/V read, against the read bandwidth), each beside
+ * torch on the CPU when installed.
  */
 final class AttentionBench {
     private AttentionBench() {}
@@ -21,9 +23,21 @@ final class AttentionBench {
     static List<BenchRow> run(Device device, boolean quick, int repetitions, Ceilings ceilings) {
         boolean emu = device.kind() == DeviceKind.EMU;
         int reps = emu ? Math.min(3, repetitions) : repetitions;
-        return List.of(prefill(device, emu ? 2 : 8, emu ? 128 : quick ? 512 : 2048, emu ? 64 : 128, reps, ceilings),
+        return List.of(linear(device, emu ? 64 : quick ? 128 : 512, emu ? 256 : quick ? 1024 : 4096, emu ? 256 : quick ? 1024 : 4096,
+                        reps, ceilings),
+                prefill(device, emu ? 2 : 8, emu ? 128 : quick ? 512 : 2048, emu ? 64 : 128, reps, ceilings),
                 decode(device, emu ? 2 : quick ? 4 : 16, emu ? 256 : quick ? 1024 : 4096, emu ? 4 : 32, emu ? 2 : 8,
                         emu ? 64 : 128, reps, ceilings));
+    }
+
+    private static BenchRow linear(Device device, int m, int n, int k, int reps, Ceilings ceilings) {
+        try (Tensor x = random(device, m, 1, k); Tensor w = random(device, n, 1, k);
+             Tensor x2 = x.reshape(m, k); Tensor w2 = w.reshape(n, k); Tensor y = Tensor.empty(device, DType.F32, m, n)) {
+            double seconds = Timing.medianSeconds(device, () -> Ops.linear(x2, w2, null, y), reps);
+            Optional<Double> peer = peer(device, "linear", reps, m, n, k);
+            return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, seconds, 2.0 * m * n * k / seconds / 1e9,
+                    "GFLOP/s", ceilings.fmaGflops(), "FMA peak", peer.isPresent() ? "torch linear" : null, peer.orElse(null));
+        }
     }
 
     private static BenchRow prefill(Device device, int heads, int seq, int dim, int reps, Ceilings ceilings) {

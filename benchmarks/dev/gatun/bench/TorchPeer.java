@@ -7,8 +7,8 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * PyTorch's scaled_dot_product_attention on the CPU, measured in the same run on the same shape
- * and thread count: the peer for prefill and decode. Optional: without python3 and torch
+ * PyTorch on the CPU, measured in the same run on the same shape and thread count: its
+ * scaled_dot_product_attention is the peer for prefill and decode, nn.functional.linear for the GEMM. Optional: without python3 and torch
  * ({@code pip install torch==2.13.0+cpu}) the rows say no peer ran.
  */
 final class TorchPeer {
@@ -17,7 +17,11 @@ final class TorchPeer {
             op, threads, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
             torch.set_num_threads(threads)
             sdpa = torch.nn.functional.scaled_dot_product_attention
-            if op == "prefill":
+            if op == "linear":
+                m, n, k = map(int, sys.argv[4:7])
+                x, w = torch.randn(m, k), torch.randn(n, k)
+                run = lambda: torch.nn.functional.linear(x, w)
+            elif op == "prefill":
                 h, s, d, causal = map(int, sys.argv[4:8])
                 q, k, v = (torch.randn(1, h, s, d) for _ in range(3))
                 run = lambda: sdpa(q, k, v, is_causal=bool(causal))

@@ -1,0 +1,181 @@
+package dev.gatun.llm;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gatun.ops.Attention;
+import dev.gatun.tensor.DType;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * The architecture of a Llama-family decoder, as a Hugging Face {@code config.json} describes it.
+ * Defaults follow transformers' {@code LlamaConfig}: {@code num_key_value_heads} = heads,
+ * {@code head_dim} = hidden / heads, {@code rms_norm_eps} 1e-6, {@code rope_theta} 10000,
+ * {@code tie_word_embeddings} false, {@code max_position_embeddings} 2048.
+ *
+ * <p>RoPE scaling: only {@code rope_scaling: null} (or absent, or {@code rope_type: "default"}) is
+ * accepted. Llama 3's {@code "llama3"} scaling rescales each frequency separately, which
+ * {@link Attention.Rope} (rotaryDim, theta, style) cannot express; such configs are rejected with
+ * a message saying so rather than run with wrong positions.
+ */
+public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads, int headDim,
+                          float rmsNormEps, float ropeTheta, int vocabSize, boolean tieWordEmbeddings,
+                          int maxPositionEmbeddings, DType torchDtype) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public LlamaConfig {
+        positive("hidden_size", hiddenSize);
+        positive("intermediate_size", intermediateSize);
+        positive("num_hidden_layers", numLayers);
+        positive("num_attention_heads", numHeads);
+        positive("num_key_value_heads", numKvHeads);
+        positive("head_dim", headDim);
+        positive("vocab_size", vocabSize);
+        positive("max_position_embeddings", maxPositionEmbeddings);
+        if (numHeads % numKvHeads != 0)
+            throw new IllegalArgumentException("config: num_attention_heads (" + numHeads + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
+        if (headDim % 8 != 0 || headDim > Attention.MAX_HEAD_DIM)
+            throw new IllegalArgumentException("config: head_dim " + headDim + " is not supported: the attention kernels need a multiple of 8 up to "
+                    + Attention.MAX_HEAD_DIM);
+        if (!(rmsNormEps > 0) || !Float.isFinite(rmsNormEps))
+            throw new IllegalArgumentException("config: rms_norm_eps must be a positive number, got " + rmsNormEps);
+        if (!(ropeTheta > 1) || !Float.isFinite(ropeTheta))
+            throw new IllegalArgumentException("config: rope_theta must be > 1, got " + ropeTheta);
+        if (torchDtype == null || !torchDtype.isFloatingPoint())
+            throw new IllegalArgumentException("config: torch_dtype must be float32, float16 or bfloat16, got " + torchDtype);
+    }
+
+    /** Reads {@code config.json} (a file, or a model folder holding one). */
+    public static LlamaConfig load(Path path) {
+        Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;
+        JsonNode root;
+        try {
+            root = JSON.readTree(Files.readString(file));
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("model config " + file + " does not exist", e);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read model config " + file + ": " + e.getMessage(), e);
+        }
+        try {
+            return fromJson(root);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Parses a config.json tree. */
+    public static LlamaConfig fromJson(JsonNode root) {
+        if (root == null || !root.isObject()) throw new IllegalArgumentException("config: expected a JSON object");
+        JsonNode modelType = root.get("model_type");
+        if (modelType != null && modelType.isTextual() && !modelType.asText().equals("llama"))
+            throw new IllegalArgumentException("config: model_type \"" + modelType.asText() + "\" is not supported (only \"llama\")");
+        int hidden = requiredInt(root, "hidden_size");
+        int heads = requiredInt(root, "num_attention_heads");
+        int kvHeads = optionalInt(root, "num_key_value_heads", heads);
+        if (heads > 0 && hidden % heads != 0 && !root.hasNonNull("head_dim"))
+            throw new IllegalArgumentException("config: hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads + " and head_dim is absent");
+        int headDim = optionalInt(root, "head_dim", heads > 0 ? hidden / heads : 0);
+        JsonNode scaling = root.get("rope_scaling");
+        if (scaling != null && !scaling.isNull()) {
+            String type = scaling.path("rope_type").asText(scaling.path("type").asText(""));
+            if (!type.equals("default"))
+                throw new IllegalArgumentException("config: rope_scaling of type \"" + type + "\" is not supported: Attention.Rope takes only "
+                        + "(rotaryDim, theta, style), so per-frequency scaling (\"llama3\", \"linear\", \"dynamic\", \"yarn\") cannot be expressed;"
+                        + " only rope_scaling null is accepted");
+        }
+        if (root.path("attention_bias").asBoolean(false))
+            throw new IllegalArgumentException("config: attention_bias true is not supported");
+        if (root.path("mlp_bias").asBoolean(false)) throw new IllegalArgumentException("config: mlp_bias true is not supported");
+        String act = root.path("hidden_act").asText("silu");
+        if (!act.equals("silu")) throw new IllegalArgumentException("config: hidden_act \"" + act + "\" is not supported (only \"silu\")");
+        return new LlamaConfig(hidden, requiredInt(root, "intermediate_size"), requiredInt(root, "num_hidden_layers"), heads, kvHeads,
+                headDim, (float) optionalNumber(root, "rms_norm_eps", 1e-6), (float) optionalNumber(root, "rope_theta", 10000),
+                requiredInt(root, "vocab_size"), root.path("tie_word_embeddings").asBoolean(false),
+                optionalInt(root, "max_position_embeddings", 2048), torchDtype(root.get("torch_dtype")));
+    }
+
+    /** The config as config.json content (what tests write into a model folder). */
+    public ObjectNode toJson() {
+        ObjectNode o = JSON.createObjectNode();
+        o.putArray("architectures").add("LlamaForCausalLM");
+        o.put("model_type", "llama");
+        o.put("hidden_size", hiddenSize);
+        o.put("intermediate_size", intermediateSize);
+        o.put("num_hidden_layers", numLayers);
+        o.put("num_attention_heads", numHeads);
+        o.put("num_key_value_heads", numKvHeads);
+        o.put("head_dim", headDim);
+        o.put("rms_norm_eps", rmsNormEps);
+        o.put("rope_theta", ropeTheta);
+        o.put("vocab_size", vocabSize);
+        o.put("tie_word_embeddings", tieWordEmbeddings);
+        o.put("max_position_embeddings", maxPositionEmbeddings);
+        o.putNull("rope_scaling");
+        o.put("hidden_act", "silu");
+        o.put("torch_dtype", switch (torchDtype) {
+            case F16 -> "float16";
+            case BF16 -> "bfloat16";
+            default -> "float32";
+        });
+        return o;
+    }
+
+    /** Writes {@code config.json} into {@code dir}. */
+    public void save(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), toJson());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + dir.resolve("config.json"), e);
+        }
+    }
+
+    /** The rotary embedding of this model: NeoX style over the whole head, theta from the config. */
+    public Attention.Rope rope() { return new Attention.Rope(headDim, ropeTheta, Attention.RopeStyle.NEOX); }
+
+    public int qDim() { return numHeads * headDim; }
+
+    public int kvDim() { return numKvHeads * headDim; }
+
+    private static DType torchDtype(JsonNode node) {
+        if (node == null || node.isNull()) return DType.F32;
+        return switch (node.asText()) {
+            case "float32" -> DType.F32;
+            case "float16" -> DType.F16;
+            case "bfloat16" -> DType.BF16;
+            default -> throw new IllegalArgumentException("config: torch_dtype \"" + node.asText() + "\" is not supported (float32, float16, bfloat16)");
+        };
+    }
+
+    private static int requiredInt(JsonNode root, String key) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) throw new IllegalArgumentException("config: \"" + key + "\" is missing");
+        return asInt(n, key);
+    }
+
+    private static int optionalInt(JsonNode root, String key, int fallback) {
+        JsonNode n = root.get(key);
+        return n == null || n.isNull() ? fallback : asInt(n, key);
+    }
+
+    private static int asInt(JsonNode n, String key) {
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new IllegalArgumentException("config: \"" + key + "\" must be an integer, got " + n);
+        return n.asInt();
+    }
+
+    private static double optionalNumber(JsonNode root, String key, double fallback) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) return fallback;
+        if (!n.isNumber()) throw new IllegalArgumentException("config: \"" + key + "\" must be a number, got " + n);
+        return n.asDouble();
+    }
+
+    private static void positive(String key, int value) {
+        if (value < 1) throw new IllegalArgumentException("config: " + key + " must be >= 1, got " + value);
+    }
+}

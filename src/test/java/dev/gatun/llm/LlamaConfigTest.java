@@ -1,0 +1,84 @@
+package dev.gatun.llm;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gatun.ops.Attention;
+import dev.gatun.tensor.DType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class LlamaConfigTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    static ObjectNode minimal() {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("hidden_size", 64).put("intermediate_size", 128).put("num_hidden_layers", 2).put("num_attention_heads", 4).put("vocab_size", 300);
+        return o;
+    }
+
+    @Test
+    void defaultsFollowTransformers() {
+        LlamaConfig c = LlamaConfig.fromJson(minimal());
+        assertEquals(4, c.numKvHeads());
+        assertEquals(16, c.headDim());
+        assertEquals(1e-6f, c.rmsNormEps());
+        assertEquals(10000f, c.ropeTheta());
+        assertFalse(c.tieWordEmbeddings());
+        assertEquals(DType.F32, c.torchDtype());
+        assertEquals(new Attention.Rope(16, 10000f, Attention.RopeStyle.NEOX), c.rope());
+    }
+
+    @Test
+    void roundTripsThroughConfigJson(@TempDir Path dir) {
+        LlamaConfig c = new LlamaConfig(64, 128, 2, 4, 2, 32, 1e-5f, 500000f, 300, true, 4096, DType.BF16);
+        c.save(dir);
+        assertEquals(c, LlamaConfig.load(dir));
+    }
+
+    @Test
+    void rejectsWhatItCannotRun() {
+        ObjectNode llama3 = minimal();
+        llama3.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 1.0)
+                .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 8192);
+        var e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(llama3));
+        assertTrue(e.getMessage().contains("llama3") && e.getMessage().contains("Rope"), e.getMessage());
+        ObjectNode defaultScaling = minimal();
+        defaultScaling.putObject("rope_scaling").put("rope_type", "default");
+        LlamaConfig.fromJson(defaultScaling);
+
+        ObjectNode missing = minimal();
+        missing.remove("vocab_size");
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(missing));
+        assertTrue(e.getMessage().contains("vocab_size"), e.getMessage());
+
+        ObjectNode gqa = minimal().put("num_key_value_heads", 3);
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(gqa));
+        assertTrue(e.getMessage().contains("num_key_value_heads"), e.getMessage());
+
+        ObjectNode headDim = minimal().put("head_dim", 12);
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(headDim));
+        assertTrue(e.getMessage().contains("head_dim 12"), e.getMessage());
+
+        ObjectNode dtype = minimal().put("torch_dtype", "float64");
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(dtype));
+        assertTrue(e.getMessage().contains("float64"), e.getMessage());
+
+        ObjectNode text = minimal().put("hidden_size", "64");
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(text));
+        assertTrue(e.getMessage().contains("hidden_size") && e.getMessage().contains("integer"), e.getMessage());
+
+        ObjectNode other = minimal().put("model_type", "mistral");
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(other));
+        assertTrue(e.getMessage().contains("mistral"), e.getMessage());
+
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.load(Path.of("/nonexistent/model")));
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+    }
+}
