@@ -32,22 +32,6 @@ constexpr int kMaxHeadDim = 256;
 constexpr int kMaxGroup = 64;     // Hq / Hkv
 constexpr int kDefaultSplit = 512;  // split_size <= 0
 
-// a second per-thread buffer (scratch() holds the chunk buffers)
-float* scratch_part(long long n) {
-  struct Buf {
-    float* p = nullptr;
-    long long cap = 0;
-    ~Buf() { free(p); }
-  };
-  static thread_local Buf b;
-  if (n > b.cap) {
-    free(b.p);
-    b.p = (float*)aligned_alloc(64, ((n + 15) & ~15LL) * sizeof(float));
-    b.cap = b.p ? n : 0;
-  }
-  return b.p;
-}
-
 struct Args {
   const void *q, *kc, *vc;
   const int *bt, *lens;
@@ -70,13 +54,6 @@ VI void prefetch_rows(const Args& a, const void* cache, int b, int j, int kh0, i
   const int bytes = (kh1 - kh0) * a.D * (int)sizeof(typename Dt::T);
   const char* p = (const char*)row_ptr<Dt>(a, cache, b, j, kh0);
   for (int o = 0; o < bytes; o += 64) _mm_prefetch(p + o, GATUN_DECODE_PF_HINT);
-}
-
-template <class Dt>
-VI void widen(const typename Dt::T* src, float* dst, int n) {
-  int i = 0;
-  for (; i + W <= n; i += W) store(F32{}, dst + i, load(Dt{}, src + i));
-  if (i < n) store_tail(F32{}, dst + i, load_tail(Dt{}, src + i, n - i, 0.f), n - i);
 }
 
 // acc[0 .. NV*W) = alpha * acc + sum_j p[j] * V[j][0 .. NV*W), V rows ldv apart
@@ -121,7 +98,7 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   for (long long x = 0; x < (long long)NH * G * Dp; ++x) Aall[x] = 0.f;
   for (int g = 0; g < NH * G; ++g) {  // heads kh0*G .. kh1*G - 1 are contiguous
     const T* qr = (const T*)a.q + ((long long)b * a.hq + kh0 * G + g) * D;
-    widen<Dt>(qr, qall + g * Dp, D);
+    widen_row<Dt>(qr, qall + g * Dp, D);
     for (int d = 0; d < D; ++d) qall[g * Dp + d] *= a.scale;
     for (int d = D; d < Dp; ++d) qall[g * Dp + d] = 0.f;
   }
@@ -141,12 +118,12 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
     for (int j = 0; j < n; ++j) {
       if (j0 + j + kChunk < pf_end) prefetch_rows<Dt>(a, a.kc, b, j0 + j + kChunk, kh0, kh1);
       const T* kr = row_ptr<Dt>(a, a.kc, b, j0 + j, kh0);
-      for (int x = 0; x < NH; ++x) widen<Dt>(kr + x * D, Kc + (j * NH + x) * Dp, D);
+      for (int x = 0; x < NH; ++x) widen_row<Dt>(kr + x * D, Kc + (j * NH + x) * Dp, D);
     }
     for (int j = 0; j < n; ++j) {
       if (j0 + j + kChunk < pf_end) prefetch_rows<Dt>(a, a.vc, b, j0 + j + kChunk, kh0, kh1);
       const T* vr = row_ptr<Dt>(a, a.vc, b, j0 + j, kh0);
-      for (int x = 0; x < NH; ++x) widen<Dt>(vr + x * D, Vc + (j * NH + x) * Dp, D);
+      for (int x = 0; x < NH; ++x) widen_row<Dt>(vr + x * D, Vc + (j * NH + x) * Dp, D);
     }
     for (int kvh = kh0; kvh < kh1; ++kvh) {
     const float* qs = qall + (kvh - kh0) * G * Dp;
@@ -278,9 +255,7 @@ void merge(const Args& a, int b, int h, int nsplit, void* outp, float* lse) {
     for (int d = 0; d < D; ++d) row[d] *= inv;
     lse[(long long)b * a.hq + h] = M + logf(L);
   }
-  int d = 0;
-  for (; d + W <= D; d += W) store(Dt{}, o + d, load(F32{}, row + d));
-  if (d < D) store_tail(Dt{}, o + d, load_tail(F32{}, row + d, D - d, 0.f), D - d);
+  narrow_row<Dt>(row, o, D);
 }
 
 }  // namespace
@@ -341,7 +316,7 @@ extern "C" int gatun_cpu_attention_decode(int dtype, const void* q, const void* 
       const int r = (int)(i % ((long long)nsplit * ngroups));
       const int p = r / ngroups, kh0 = (r % ngroups) * KG;
       // partial layout stays [b][kvh][split][G][DS]: gather this group's heads into a local block
-      float* o = scratch_part(KG * G * DS);
+      float* o = scratch<1>(KG * G * DS);  // scratch<0> holds run_split's chunk buffers
       bool ok = false;
       if (!o) {
         __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);

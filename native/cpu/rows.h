@@ -67,7 +67,9 @@ static inline long long peel_to_vector(const T* p) {
   return (long long)(((A - a % A) % A) / sizeof(T));
 }
 
-// Per-thread fp32 row buffer, grown on demand (64-byte aligned).
+// Per-thread fp32 row buffer, grown on demand (64-byte aligned). Slot > 0 gives further buffers
+// that live next to slot 0 (a kernel that needs two at once).
+template <int Slot = 0>
 static inline float* scratch(long long n) {
   struct Buf {
     float* p = nullptr;
@@ -82,6 +84,22 @@ static inline float* scratch(long long n) {
     b.cap = b.p ? cap : 0;
   }
   return b.p;
+}
+
+// dst[0 .. n) = src[0 .. n) widened to fp32
+template <class D>
+VI void widen_row(const typename D::T* src, float* dst, int n) {
+  int i = 0;
+  for (; i + W <= n; i += W) store(F32{}, dst + i, load(D{}, src + i));
+  if (i < n) store_tail(F32{}, dst + i, load_tail(D{}, src + i, n - i, 0.f), n - i);
+}
+
+// dst[0 .. n) = src[0 .. n) rounded from fp32 to D
+template <class D>
+VI void narrow_row(const float* src, typename D::T* dst, int n) {
+  int i = 0;
+  for (; i + W <= n; i += W) store(D{}, dst + i, load(F32{}, src + i));
+  if (i < n) store_tail(D{}, dst + i, load_tail(F32{}, src + i, n - i, 0.f), n - i);
 }
 
 // Row sums run in blocks of kBlock elements: 4 vector accumulators inside a block (each lane adds

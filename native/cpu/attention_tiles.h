@@ -1,0 +1,501 @@
+// The flash-prefill tiles shared by the two CPU prefill entries (FlashAttention-2 schedule):
+// gatun_cpu_attention_prefill (attention_prefill.cpp: K/V packed per sequence, rows Hkv*D apart) and
+// gatun_cpu_attention_prefill_paged (attention_prefill_paged.cpp: K/V rows in a paged cache, reached
+// through a block table). One body, run_tile<Dt>(args, src, item), parameterised by a K/V source
+// (ContiguousSrc / PagedSrc) that says how a key block's rows are fetched; the arithmetic of a row
+// is the same for both, so paged results equal contiguous ones bit for bit.
+//
+// A work item is up to kMaxSub tiles of MQ queries of one (sequence, head); it walks the visible key
+// blocks once, with an online softmax per query, and never materialises the S x S score matrix.
+// Layout trick: each tile works transposed, with its MQ queries along vector lanes.
+//   Qt [D][MQ]  = scale * Q tile, transposed once per tile (zero in lanes past the tile)
+//   St [nk][MQ] = K_blk . Qt      micro-kernel: broadcast K[j][d] (native row layout), FMA with Qt[d][:]
+//   Ot [D][MQ] += V_blkᵀ . St     micro-kernel: broadcast V[j][d], FMA with P[j][:]
+// so K needs no transpose (contiguous fp32 is read in place; fp16/bf16 and paged blocks are
+// widened/gathered into a small fp32 buffer), V blocks are copied into contiguous fp32 rows (cache
+// rows Hkv*D apart alias in L1), and the softmax max/sum over keys are vertical vector ops per query
+// lane: no horizontal reductions. The sub-tiles of an item share each K/V block while it is in cache,
+// and (contiguous) the next block is prefetched into L2 during the current one (rows 4 KiB apart
+// defeat the hardware prefetchers).
+// Each query lane's arithmetic is independent of the other lanes and of the tiling: key blocks are
+// aligned to absolute multiples of NK, and keys a row cannot see contribute exact zeros (p = 0,
+// alpha = 1), so a row's result depends only on its sequence, never on the batch, the tile or item it
+// landed in, or the thread count. Fully masked (tile, block) pairs are skipped.
+#ifndef GATUN_CPU_ATTENTION_TILES_H
+#define GATUN_CPU_ATTENTION_TILES_H
+
+#include <math.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "rows.h"
+
+#pragma GCC visibility push(hidden)
+namespace GATUN_NS {
+namespace {
+
+#ifndef GATUN_ATTN_QV
+#ifdef GATUN_AVX512
+#define GATUN_ATTN_QV 4   // query vectors per tile: MQ = 64
+#define GATUN_ATTN_KR 6   // keys per QK register block (KR * QV = 24 accumulators of 32 zmm)
+#define GATUN_ATTN_DR 6   // head-dim rows per PV register block
+#else
+#define GATUN_ATTN_QV 2   // MQ = 16; 12 accumulators + 2 Qt + a broadcast of 16 ymm
+#define GATUN_ATTN_KR 6
+#define GATUN_ATTN_DR 6
+#endif
+#endif
+#ifndef GATUN_ATTN_NK
+#define GATUN_ATTN_NK 64  // keys per block
+#endif
+#ifndef GATUN_ATTN_PACK32
+#define GATUN_ATTN_PACK32 0  // 1: copy fp32 K/V blocks into a contiguous buffer too (measured: no gain)
+#endif
+constexpr int QV = GATUN_ATTN_QV, KR = GATUN_ATTN_KR, DR = GATUN_ATTN_DR, NK = GATUN_ATTN_NK;
+constexpr int MQ = QV * W;
+constexpr int kMaxHeadDim = 256;  // both entries reject larger head_dim
+
+// Software prefetch spread over a loop: walks `rows` rows of `row_bytes` bytes, `stride` bytes apart,
+// issuing a few cache-line prefetches (into L2) per step so the misses overlap compute instead of
+// stalling on full miss queues. K/V rows of one head are Hkv*D apart: the hardware prefetchers lose
+// them at every 4 KiB page.
+struct Prefetch {
+  const char* base = nullptr;
+  long long stride = 0;
+  int rows = 0, lines = 0, r = 0, l = 0;
+  void set(const void* p, long long stride_bytes, int nrows, int row_bytes) {
+    base = (const char*)p;
+    stride = stride_bytes;
+    rows = nrows;
+    lines = (row_bytes + 63) / 64;
+    r = l = 0;
+  }
+  inline __attribute__((always_inline)) void step(int n) {
+    for (; n > 0 && r < rows; --n) {
+      _mm_prefetch(base + r * stride + l * 64, _MM_HINT_T1);
+      if (++l == lines) l = 0, ++r;
+    }
+  }
+  int left() const { return r < rows ? (rows - r) * lines - l : 0; }
+};
+
+// ---------------------------------------------------------------- micro-kernels
+// St[r][:] = sum_d K[r][d] * Qt[d][:] for r < R
+template <int R>
+VI void qk_rows(const float* __restrict Qt, int D, const float* __restrict K, long long ldk, float* __restrict St) {
+  vf acc[R][QV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) acc[r][v] = vset1(0.f);
+  const float* kp[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) kp[r] = K + r * ldk;
+  for (int d = 0; d < D; ++d) {
+    vf q[QV];
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) q[v] = load(F32{}, Qt + d * MQ + v * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const vf b = vset1(kp[r][d]);
+#pragma GCC unroll 4
+      for (int v = 0; v < QV; ++v) acc[r][v] = vfma(b, q[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) store(F32{}, St + r * MQ + v * W, acc[r][v]);
+}
+
+template <int R>
+__attribute__((noinline)) void qk_block(const float* Qt, int D, const float* K, long long ldk, int nk, float* St,
+                                        Prefetch& pf) {
+  const int per = (pf.left() + (nk + R - 1) / R - 1) / ((nk + R - 1) / R);
+  int j = 0;
+  for (; j + R <= nk; j += R) {
+    pf.step(per);
+    qk_rows<R>(Qt, D, K + j * ldk, ldk, St + j * MQ);
+  }
+  pf.step(pf.left());
+  if constexpr (R > 1) {
+    if (j < nk) {
+      const int rem = nk - j;
+      // remainder: one smaller register block (rem < R)
+      switch (rem) {
+#define QK_CASE(n) case n: if constexpr (n < R) qk_rows<n>(Qt, D, K + j * ldk, ldk, St + j * MQ); break;
+        QK_CASE(1) QK_CASE(2) QK_CASE(3) QK_CASE(4) QK_CASE(5) QK_CASE(6) QK_CASE(7) QK_CASE(8) QK_CASE(9)
+        QK_CASE(10) QK_CASE(11)
+#undef QK_CASE
+        default: break;
+      }
+    }
+  }
+}
+
+// Ot[d0 + r][:] = alpha * Ot[d0 + r][:] + sum_j V[j][d0 + r] * P[j][:] for r < R
+template <int R>
+VI void pv_rows(const float* __restrict P, int nk, const float* __restrict V, long long ldv, int d0,
+                float* __restrict Ot, const vf* alpha) {
+  vf acc[R][QV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) acc[r][v] = vmul(load(F32{}, Ot + (d0 + r) * MQ + v * W), alpha[v]);
+  const float* vp = V + d0;
+  for (int j = 0; j < nk; ++j, vp += ldv) {
+    vf p[QV];
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) p[v] = load(F32{}, P + j * MQ + v * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const vf b = vset1(vp[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < QV; ++v) acc[r][v] = vfma(b, p[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < QV; ++v) store(F32{}, Ot + (d0 + r) * MQ + v * W, acc[r][v]);
+}
+
+__attribute__((noinline)) void pv_block(const float* P, int nk, const float* V, long long ldv, int D, float* Ot,
+                                        const vf* alpha, Prefetch& pf) {
+  const int steps = (D + DR - 1) / DR, per = (pf.left() + steps - 1) / steps;
+  int d = 0;
+  for (; d + DR <= D; d += DR) {
+    pf.step(per);
+    pv_rows<DR>(P, nk, V, ldv, d, Ot, alpha);
+  }
+  pf.step(pf.left());
+  // D is a multiple of 8, so the remainder is even
+  switch (D - d) {
+    case 0: break;
+    case 2: pv_rows<2>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 4: pv_rows<4>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 6: pv_rows<6>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 8: pv_rows<8>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 10: pv_rows<10>(P, nk, V, ldv, d, Ot, alpha); break;
+    default:
+      for (; d < D; ++d) pv_rows<1>(P, nk, V, ldv, d, Ot, alpha);
+  }
+}
+
+// lanes where `a < b` get -inf
+VI vf mask_lt(vf x, vf a, vf b) {
+#ifdef GATUN_AVX512
+  return _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), vset1(-__builtin_inff()));
+#else
+  return _mm256_blendv_ps(x, vset1(-__builtin_inff()), _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+#endif
+}
+// x, or 0 where x == -inf
+VI vf finite_or_zero(vf x) {
+#ifdef GATUN_AVX512
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, vset1(-__builtin_inff()), _CMP_NEQ_OQ), x);
+#else
+  return _mm256_and_ps(x, _mm256_cmp_ps(x, vset1(-__builtin_inff()), _CMP_NEQ_OQ));
+#endif
+}
+VI vf lane_index() {
+#ifdef GATUN_AVX512
+  return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+  return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+#endif
+}
+
+// ---------------------------------------------------------------- K/V sources
+// A source gives, per sequence, its key count (len_k) and, per (sequence, kv head), a loader with
+//   k_block(ub, ue, Kb, ld): pointer to fp32 K rows of keys [ub, ue), ld floats apart (in place, or
+//                            widened/gathered into Kb [NK][D] with ld = D)
+//   v_block(ub, ue, Vb):     V rows of keys [ub, ue) as contiguous fp32 rows in Vb [NK][D]
+//   prefetch(b0, b1, pfk, pfv): set up the L2 prefetch of keys [b0, b1) (may leave them empty)
+
+// K/V packed per sequence: key j of sequence s at row cu_k[s] + j, rows Hkv*D elements apart.
+template <class Dt>
+struct ContiguousKV {
+  using T = typename Dt::T;
+  static constexpr bool kDirectK = sizeof(T) == 4 && !GATUN_ATTN_PACK32;
+  const T *K, *V;  // key 0 of the sequence, this kv head
+  long long ldk;
+  int D;
+  inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
+    if constexpr (kDirectK) {
+      ld = ldk;
+      return (const float*)(K + ub * ldk);
+    } else {
+      for (int j = ub; j < ue; ++j) widen_row<Dt>(K + j * ldk, Kb + (j - ub) * D, D);
+      ld = D;
+      return Kb;
+    }
+  }
+  inline __attribute__((always_inline)) void v_block(int ub, int ue, float* Vb) const {
+    // V rows Hkv*D apart (often 4 KiB) would all land in the same L1 sets during P.V: copy them
+    for (int j = ub; j < ue; ++j) widen_row<Dt>(V + j * ldk, Vb + (j - ub) * D, D);
+  }
+  inline __attribute__((always_inline)) void prefetch(int b0, int b1, Prefetch& pfk, Prefetch& pfv) const {
+    pfk.set(K + b0 * ldk, ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
+    pfv.set(V + b0 * ldk, ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
+  }
+};
+
+struct ContiguousSrc {
+  const void *k, *v;
+  const int* cu_k;
+  int hkv, D;
+  int len_k(int seq) const { return cu_k[seq + 1] - cu_k[seq]; }
+  template <class Dt>
+  ContiguousKV<Dt> at(int seq, int kvh) const {
+    using T = typename Dt::T;
+    const long long ldk = (long long)hkv * D, o = (long long)cu_k[seq] * ldk + (long long)kvh * D;
+    return {(const T*)k + o, (const T*)v + o, ldk, D};
+  }
+};
+
+// Paged cache [block][block_size][Hkv][D]: key j of a sequence is row j % bs of block table[j / bs].
+template <class Dt>
+struct PagedKV {
+  using T = typename Dt::T;
+  const T *Kc, *Vc;  // kv head offset applied
+  const int* table;  // this sequence's row of the block tables
+  long long ldk;
+  int bs, D;
+  // f(r, o): key ub + r lives at element offset o; runs of rows within a cache block are walked in order
+  template <class F>
+  inline __attribute__((always_inline)) void rows(int ub, int ue, F&& f) const {
+    for (int j = ub; j < ue;) {
+      const int blk = j / bs, r0 = j - blk * bs, n = std::min(ue - j, bs - r0);
+      const long long base = ((long long)table[blk] * bs + r0) * ldk;
+      for (int t = 0; t < n; ++t) f(j - ub + t, base + t * ldk);
+      j += n;
+    }
+  }
+  inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
+    rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(Kc + o, Kb + r * D, D); });
+    ld = D;
+    return Kb;
+  }
+  inline __attribute__((always_inline)) void v_block(int ub, int ue, float* Vb) const {
+    rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(Vc + o, Vb + r * D, D); });
+  }
+  inline __attribute__((always_inline)) void prefetch(int, int, Prefetch&, Prefetch&) const {}
+};
+
+struct PagedSrc {
+  const void *kc, *vc;
+  const int *tables, *seq_lens;
+  int hkv, D, block_size, mbps;
+  int len_k(int seq) const { return seq_lens[seq]; }
+  template <class Dt>
+  PagedKV<Dt> at(int seq, int kvh) const {
+    using T = typename Dt::T;
+    return {(const T*)kc + (long long)kvh * D, (const T*)vc + (long long)kvh * D,
+            tables + (long long)seq * mbps, (long long)hkv * D, block_size, D};
+  }
+};
+
+// ---------------------------------------------------------------- work items
+constexpr int kMaxSub = 4;  // query sub-tiles of MQ rows that share each K/V block
+
+struct Item {
+  int seq, head, q0;  // q0: first query of the tile within the sequence
+  int nsub;           // sub-tiles of MQ queries: rows q0 .. q0 + nsub*MQ - 1
+  long long cost;
+};
+
+inline long long prefill_scratch(int D, int nsub) {
+  return (long long)NK * MQ + kMaxHeadDim + 2LL * NK * D + 2LL * nsub * D * MQ;
+}
+
+// Keys visible to some query of rows [i0, i0 + mq) of a sequence with len_q queries and len_k keys
+// (the last query sees the last key): [*lo, *hi), empty when hi <= lo. 64-bit: off may be negative
+// and the window huge.
+inline void visible_keys(int len_k, int len_q, int i0, int mq, int causal, int window, int* lo, int* hi) {
+  const long long off = (long long)len_k - len_q;
+  *hi = causal ? (int)std::max<long long>(0, std::min<long long>(len_k, i0 + mq + off)) : len_k;
+  *lo = window >= 0 ? (int)std::min<long long>(len_k, std::max<long long>(0, i0 + off - window)) : 0;
+}
+
+struct TileArgs {
+  const void* q;
+  void* out;
+  float* lse;
+  const int* cu_q;
+  int hq, hkv, D;
+  float scale;
+  int causal, window;
+};
+
+// One work item: queries [q0, q0 + nsub*MQ) of (sequence, head), K/V from `src`.
+template <class Dt, class Src>
+void run_tile(const TileArgs& a, const Src& src, const Item& it) {
+  using T = typename Dt::T;
+  const int D = a.D;
+  const int qs = a.cu_q[it.seq], len_q = a.cu_q[it.seq + 1] - qs;
+  const int len_k = src.len_k(it.seq);
+  const int off = len_k - len_q, wl = a.window;
+  const int h = it.head, kvh = h / (a.hq / a.hkv);
+  const long long ldq = (long long)a.hq * D;
+  const auto kv = src.template at<Dt>(it.seq, kvh);
+  const int nsub = std::min(it.nsub, (len_q - it.q0 + MQ - 1) / MQ);
+
+  // scratch: per sub-tile Qt, Ot [D][MQ]; St [NK][MQ]; row [kMaxHeadDim]; Kb, Vb [NK][D]
+  float* buf = scratch(prefill_scratch(D, nsub));
+  if (!buf) return;  // the caller checked the same size first
+  float* St = buf;
+  float* row = St + NK * MQ;
+  float* Kb = row + kMaxHeadDim;
+  float* Vb = Kb + NK * D;
+  float* tiles = Vb + NK * D;  // sub-tile s: Qt at tiles + 2*s*D*MQ, Ot right after
+
+  const float ninf = -__builtin_inff();
+  vf m[kMaxSub][QV], l[kMaxSub][QV], qi[kMaxSub][QV];
+  int i0s[kMaxSub], mqs[kMaxSub], los[kMaxSub], his[kMaxSub];
+  int lo = len_k, hi = 0;
+  for (int sb = 0; sb < nsub; ++sb) {
+    const int i0 = it.q0 + sb * MQ, mq = std::min(MQ, len_q - i0);
+    i0s[sb] = i0;
+    mqs[sb] = mq;
+    visible_keys(len_k, len_q, i0, mq, a.causal, wl, &los[sb], &his[sb]);  // [j_lo, j_hi) of the sub-tile
+    if (his[sb] > los[sb]) lo = std::min(lo, los[sb]), hi = std::max(hi, his[sb]);
+    float* Qt = tiles + 2LL * sb * D * MQ;
+    float* Ot = Qt + D * MQ;
+    const T* Q = (const T*)a.q + (long long)(qs + i0) * ldq + (long long)h * D;
+    // Qt = scale * Q tile, transposed; lanes past the tile are 0
+    for (int i = 0; i < MQ; ++i) {
+      if (i < mq) {
+        widen_row<Dt>(Q + i * ldq, row, D);
+        for (int d = 0; d < D; ++d) Qt[d * MQ + i] = row[d] * a.scale;
+      } else {
+        for (int d = 0; d < D; ++d) Qt[d * MQ + i] = 0.f;
+      }
+    }
+    for (int x = 0; x < D * MQ; x += W) store(F32{}, Ot + x, vset1(0.f));
+    for (int v = 0; v < QV; ++v) {
+      m[sb][v] = vset1(ninf);
+      l[sb][v] = vset1(0.f);
+      qi[sb][v] = vadd(lane_index(), vset1((float)(i0 + v * W)));  // query index of each lane
+    }
+  }
+
+  // key blocks aligned to absolute multiples of NK; every sub-tile that sees part of a block uses
+  // the same K/V block while it is in cache
+  for (int b = lo / NK * NK; b < hi; b += NK) {
+    const int ub = std::max(b, lo), ue = std::min(b + NK, hi);  // union of the sub-tiles' ranges
+    if (ue <= ub) continue;
+    long long ldkp;
+    const float* Kp = kv.k_block(ub, ue, Kb, ldkp);
+    kv.v_block(ub, ue, Vb);
+
+    // the next block's K and V rows go to L2 while this block computes (spread over the first
+    // sub-tile's QK and PV loops)
+    const int nb0 = std::min(b + NK, hi), nb1 = std::min(b + 2 * NK, hi);
+    Prefetch pfk, pfv;
+    if (nb1 > nb0) kv.prefetch(nb0, nb1, pfk, pfv);
+    for (int sb = 0; sb < nsub; ++sb) {
+      const int jb = std::max(b, los[sb]), je = std::min(b + NK, his[sb]), nk = je - jb;
+      if (nk <= 0) continue;
+      const int i0 = i0s[sb], mq = mqs[sb];
+      float* Qt = tiles + 2LL * sb * D * MQ;
+      float* Ot = Qt + D * MQ;
+      qk_block<KR>(Qt, D, Kp + (jb - ub) * ldkp, ldkp, nk, St, pfk);
+
+      // masks: causal j > i + off; window j < i + off - wl (float compares are exact below 2^24)
+      const bool mask_hi = a.causal && (je - 1 > i0 + off);
+      const bool mask_lo = wl >= 0 && ((long long)jb < (long long)i0 + mq - 1 + off - wl);
+      if (mask_hi || mask_lo) {
+        for (int j = 0; j < nk; ++j) {
+          const vf jq = vset1((float)(jb + j - off));  // row i sees j iff jq <= i (causal), i <= jq + wl (window)
+          for (int v = 0; v < QV; ++v) {
+            vf sv = load(F32{}, St + j * MQ + v * W);
+            if (mask_hi) sv = mask_lt(sv, qi[sb][v], jq);
+            if (mask_lo) sv = mask_lt(sv, vadd(jq, vset1((float)wl)), qi[sb][v]);
+            store(F32{}, St + j * MQ + v * W, sv);
+          }
+        }
+      }
+
+      // online softmax per query lane
+      vf alpha[QV];
+      for (int v = 0; v < QV; ++v) {
+        vf mx = m[sb][v];
+        for (int j = 0; j < nk; ++j) mx = vmax(mx, load(F32{}, St + j * MQ + v * W));
+        const vf ms = finite_or_zero(mx);
+        alpha[v] = vexp(vsub(m[sb][v], ms));
+        vf sum = vset1(0.f);
+        for (int j = 0; j < nk; ++j) {
+          const vf p = vexp(vsub(load(F32{}, St + j * MQ + v * W), ms));
+          store(F32{}, St + j * MQ + v * W, p);
+          sum = vadd(sum, p);
+        }
+        l[sb][v] = vadd(vmul(l[sb][v], alpha[v]), sum);
+        m[sb][v] = mx;
+      }
+      pv_block(St, nk, Vb + (jb - ub) * D, D, D, Ot, alpha, pfv);
+    }
+  }
+
+  // out = Ot / l (transposed back); lse = m + log(l), -inf and zeros where no key was seen
+  for (int sb = 0; sb < nsub; ++sb) {
+    const int i0 = i0s[sb], mq = mqs[sb];
+    const float* Ot = tiles + 2LL * sb * D * MQ + D * MQ;
+    T* O = (T*)a.out + (long long)(qs + i0) * ldq + (long long)h * D;
+    float* L = a.lse + (long long)(qs + i0) * a.hq + h;
+    float ml[2 * MQ];
+    for (int v = 0; v < QV; ++v) {
+      store(F32{}, ml + v * W, m[sb][v]);
+      store(F32{}, ml + MQ + v * W, l[sb][v]);
+    }
+    for (int i = 0; i < mq; ++i) {
+      const float li = ml[MQ + i];
+      const float inv = li > 0.f ? 1.0f / li : 0.f;
+      L[(long long)i * a.hq] = li > 0.f ? ml[i] + logf(li) : ninf;
+      for (int d = 0; d < D; ++d) row[d] = Ot[d * MQ + i] * inv;
+      narrow_row<Dt>(row, O + i * ldq, D);
+    }
+  }
+}
+
+// Runs every tile of the batch over the pool. Work item = (sequence, head, up to kMaxSub sub-tiles
+// of MQ queries). Bigger items read each K/V block once for more queries; smaller ones when there
+// would be too few items for the threads. A row's arithmetic is the same in any grouping.
+template <class Src>
+int run_prefill(int dtype, const TileArgs& a, const Src& src, int batch) {
+  const int* cu_q = a.cu_q;
+  long long tiles_total = 0;
+  for (int b = 0; b < batch; ++b) tiles_total += (long long)a.hq * ((cu_q[b + 1] - cu_q[b] + MQ - 1) / MQ);
+  int nsub = kMaxSub;
+  while (nsub > 1 && tiles_total / nsub < 8LL * pool_threads()) --nsub;
+  std::vector<Item> items;
+  for (int b = 0; b < batch; ++b) {
+    const int lq = cu_q[b + 1] - cu_q[b], lk = src.len_k(b);
+    for (int i0 = 0; i0 < lq; i0 += nsub * MQ) {
+      const int mq = std::min(nsub * MQ, lq - i0);
+      int lo, hi;
+      visible_keys(lk, lq, i0, mq, a.causal, a.window, &lo, &hi);
+      const long long cost = std::max(0LL, (long long)hi - lo) * ((mq + MQ - 1) / MQ) + 16;  // + fixed per-tile work
+      for (int h = 0; h < a.hq; ++h) items.push_back({b, h, i0, nsub, cost});
+    }
+  }
+  // heaviest first for load balance; the order never changes a row's result
+  std::stable_sort(items.begin(), items.end(), [](const Item& x, const Item& y) { return x.cost > y.cost; });
+  const long long need = prefill_scratch(a.D, nsub);
+  int failed = 0;
+  auto body = [&](long long i0, long long i1) {
+    if (!scratch(need)) {
+      __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
+      return;
+    }
+    for (long long i = i0; i < i1; ++i) dispatch(dtype, [&](auto d) { run_tile<decltype(d)>(a, src, items[i]); });
+  };
+  parallel_for((long long)items.size(), 1, body);
+  return failed ? GATUN_CPU_ESHAPE : GATUN_CPU_OK;
+}
+
+}  // namespace
+}  // namespace GATUN_NS
+#pragma GCC visibility pop
+#endif
