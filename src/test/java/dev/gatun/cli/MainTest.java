@@ -1,9 +1,19 @@
 package dev.gatun.cli;
 
+import dev.gatun.device.Devices;
+import dev.gatun.llm.LlamaConfig;
+import dev.gatun.llm.LlamaModel;
+import dev.gatun.llm.Tokenizer;
+import dev.gatun.llm.engine.TinyModels;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -13,8 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class MainTest {
     private static String run(String... args) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        assertEquals(0, Main.run(List.of(args), new PrintStream(bytes, true)));
-        return bytes.toString();
+        assertEquals(0, Main.run(List.of(args), new PrintStream(bytes, true, StandardCharsets.UTF_8)));
+        return bytes.toString(StandardCharsets.UTF_8);
     }
 
     @Test
@@ -33,5 +43,61 @@ class MainTest {
     void unknownCommandsAreOneSentence() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Main.run(List.of("frobnicate"), System.out));
         assertTrue(e.getMessage().contains("unknown command 'frobnicate'"), e.getMessage());
+    }
+
+    // ---- generate ----
+
+    @TempDir Path tmp;
+
+    @Test
+    void generateStreamsTheGreedyContinuation() throws Exception {
+        LlamaConfig config = TinyModels.config(300, 256);
+        Path model = TinyModels.write(Files.createDirectories(tmp.resolve("tiny")), config, 42);
+        String prompt = "Hello, Gatun";
+        Tokenizer bytes = Main.Generate.byteFallback(300);
+        int[] ids = bytes.encode(prompt);
+        TinyModels.Reference ref;
+        try (LlamaModel m = LlamaModel.load(model, Devices.get("cpu"))) {
+            ref = TinyModels.greedy(m, ids, 12);
+        }
+        assertTrue(Arrays.stream(ref.tokens()).filter(t -> t < 256).count() >= 6, "the continuation should be mostly bytes: " + Arrays.toString(ref.tokens()));
+        String out = run("generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "12", prompt);
+        assertEquals(bytes.decode(ref.tokens(), true) + System.lineSeparator(), out);
+
+        // an eos_token_id in generation_config.json stops generation after that token
+        int eos = ref.tokens()[4];
+        int at = 0;
+        while (ref.tokens()[at] != eos) at++;
+        Files.writeString(model.resolve("generation_config.json"), "{\"eos_token_id\": [" + eos + "]}");
+        out = run("generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "12", prompt);
+        assertEquals(bytes.decode(Arrays.copyOf(ref.tokens(), at + 1), true) + System.lineSeparator(), out);
+
+        // sampling options are accepted and reproducible
+        String a = run("generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "8", "--temperature", "0.8", "--top-k", "40",
+                "--top-p", "0.9", "--seed", "7", prompt);
+        String b = run("generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "8", "--temperature", "0.8", "--top-k", "40",
+                "--top-p", "0.9", "--seed", "7", prompt);
+        assertEquals(a, b);
+    }
+
+    @Test
+    void generateHelpAndClearErrors() throws Exception {
+        assertTrue(run("generate", "--help").contains("--max-tokens"));
+        assertGenerateError("--model DIR is required", "generate", "hello");
+        assertGenerateError("does not exist", "generate", "--model", tmp.resolve("nowhere").toString(), "hello");
+        Path model = TinyModels.write(Files.createDirectories(tmp.resolve("m")), TinyModels.config(300, 64), 1);
+        assertGenerateError("exactly one prompt", "generate", "--model", model.toString(), "--device", "cpu");
+        assertGenerateError("temperature", "generate", "--model", model.toString(), "--device", "cpu", "--temperature", "-1", "hi");
+        assertGenerateError("needs a number", "generate", "--model", model.toString(), "--temperature", "hot", "hi");
+        assertGenerateError("exceeds the model's context of 64", "generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "100", "hi");
+        assertGenerateError("unknown option --frob", "generate", "--model", model.toString(), "--frob", "1", "hi");
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        assertGenerateError("no config.json", "generate", "--model", empty.toString(), "hi");
+    }
+
+    private static void assertGenerateError(String part, String... args) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Main.run(List.of(args), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+        assertTrue(e.getMessage().contains(part), "'" + e.getMessage() + "' should say '" + part + "'");
     }
 }

@@ -1,5 +1,6 @@
 package dev.gatun.llm;
 
+import dev.gatun.testing.TinyLlama;
 import dev.gatun.device.Device;
 import dev.gatun.io.Safetensors;
 import dev.gatun.ops.Sampling;

@@ -1,10 +1,9 @@
-package dev.gatun.llm;
+package dev.gatun.testing;
 
 import dev.gatun.io.Safetensors;
 import dev.gatun.io.Safetensors.HostTensor;
 import dev.gatun.tensor.DType;
-import dev.gatun.testing.AttentionReference;
-import dev.gatun.testing.Seeds;
+import dev.gatun.llm.LlamaConfig;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -15,12 +14,12 @@ import java.util.Random;
  * A small random-weight Llama saved in the Hugging Face layout (config.json + safetensors), and a
  * plain double-precision reference forward over a whole sequence with no cache.
  */
-final class TinyLlama {
-    final LlamaConfig config;
-    final Map<String, float[]> weights = new LinkedHashMap<>();
-    final Map<String, long[]> shapes = new LinkedHashMap<>();
+public final class TinyLlama {
+    public final LlamaConfig config;
+    public final Map<String, float[]> weights = new LinkedHashMap<>();
+    public final Map<String, long[]> shapes = new LinkedHashMap<>();
 
-    TinyLlama(LlamaConfig config, Random random) {
+    public TinyLlama(LlamaConfig config, Random random) {
         this.config = config;
         int h = config.hiddenSize(), inter = config.intermediateSize(), v = config.vocabSize();
         add("model.embed_tokens.weight", random, 1.0, v, h);
@@ -40,7 +39,7 @@ final class TinyLlama {
         if (!config.tieWordEmbeddings()) add("lm_head.weight", random, 1 / Math.sqrt(h), v, h);
     }
 
-    static LlamaConfig config(boolean tied) {
+    public static LlamaConfig config(boolean tied) {
         return new LlamaConfig(64, 128, 2, 4, 2, 16, 1e-5f, 10000f, 300, tied, 1024, DType.F32);
     }
 
@@ -60,14 +59,14 @@ final class TinyLlama {
         shapes.put(name, new long[] {h});
     }
 
-    Map<String, HostTensor> hostTensors(DType dtype) {
+    public Map<String, HostTensor> hostTensors(DType dtype) {
         Map<String, HostTensor> out = new LinkedHashMap<>();
         weights.forEach((name, values) -> out.put(name, HostTensor.of(dtype, values, shapes.get(name))));
         return out;
     }
 
     /** Writes config.json and model.safetensors (or shards of about {@code shardBytes} when > 0) into {@code dir}. */
-    Path save(Path dir, DType dtype, long shardBytes) {
+    public Path save(Path dir, DType dtype, long shardBytes) {
         config.save(dir);
         if (shardBytes > 0) Safetensors.writeSharded(dir, hostTensors(dtype), shardBytes);
         else Safetensors.write(dir.resolve("model.safetensors"), hostTensors(dtype), Map.of("format", "pt"));
@@ -76,7 +75,7 @@ final class TinyLlama {
 
     // ---- the fp64 reference: the whole sequence from scratch, logits of every position ----
 
-    double[][] logits(int[] tokens) {
+    public double[][] logits(int[] tokens) {
         LlamaConfig c = config;
         int n = tokens.length, h = c.hiddenSize(), hd = c.headDim(), nh = c.numHeads(), nkv = c.numKvHeads();
         double[][] x = new double[n][];
@@ -129,7 +128,7 @@ final class TinyLlama {
     }
 
     /** Greedy continuation of {@code prompt} by the reference: {@code steps} tokens. */
-    int[] greedy(int[] prompt, int steps) {
+    public int[] greedy(int[] prompt, int steps) {
         int[] seq = java.util.Arrays.copyOf(prompt, prompt.length + steps);
         for (int s = 0; s < steps; s++) {
             double[][] all = logits(java.util.Arrays.copyOf(seq, prompt.length + s));
@@ -138,14 +137,14 @@ final class TinyLlama {
         return java.util.Arrays.copyOfRange(seq, prompt.length, seq.length);
     }
 
-    static int argmax(double[] row) {
+    public static int argmax(double[] row) {
         int best = 0;
         for (int i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
         return best;
     }
 
     /** Difference between the largest and second-largest value. */
-    static double margin(double[] row) {
+    public static double margin(double[] row) {
         double a = Double.NEGATIVE_INFINITY, b = Double.NEGATIVE_INFINITY;
         for (double v : row) {
             if (v > a) {

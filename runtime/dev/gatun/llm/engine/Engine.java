@@ -1,0 +1,346 @@
+package dev.gatun.llm.engine;
+
+import dev.gatun.kv.KvBlockManager;
+import dev.gatun.llm.LlamaConfig;
+import dev.gatun.llm.LlamaModel;
+import dev.gatun.ops.Sampling;
+import dev.gatun.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * The LLM serving engine: one model, one paged KV cache ({@link KvBlockManager} bookkeeping and
+ * the {@link LlamaModel.KvCache} it indexes), and one platform thread that owns both and runs
+ * steps. Any number of threads {@link #submit} requests and read their tokens through the
+ * returned {@link RequestHandle}. Each step is one forward pass over a batch built by the
+ * scheduler (continuous batching, chunked prefill, prefix caching, preemption by recompute; see
+ * {@link Scheduler}), followed by sampling ({@link Sampling#sample}, keyed by each request's seed
+ * and its number of generated tokens, so a request's output does not depend on its neighbours or
+ * on preemption).
+ *
+ * <p>Back-pressure: at most {@link Config#maxPending} requests are unfinished (queued or running)
+ * at a time. {@link #submit} blocks until one finishes; {@link #trySubmit} rejects at once with
+ * {@link RejectedExecutionException}. Bad requests are rejected by both with an
+ * {@link IllegalArgumentException} before they reach the engine thread.
+ *
+ * <p>{@link #close()} finishes every unfinished request with {@link FinishReason#SHUTDOWN}, stops
+ * the engine thread, and closes the KV cache and the model (the engine owns them).
+ */
+public final class Engine implements AutoCloseable {
+    /**
+     * @param numBlocks      KV cache blocks (all layers)
+     * @param blockSize      tokens per block (a power of two)
+     * @param maxBatchTokens tokens per step (decode tokens + prefill chunks)
+     * @param maxSequences   running sequences at most
+     * @param maxPending     unfinished requests at most (back-pressure)
+     * @param prefixCaching  reuse cached full blocks of identical prefixes
+     */
+    public record Config(int numBlocks, int blockSize, int maxBatchTokens, int maxSequences, int maxPending, boolean prefixCaching) {
+        public Config {
+            if (numBlocks < 1) throw new IllegalArgumentException("engine: numBlocks must be >= 1, got " + numBlocks);
+            if (blockSize < 1 || Integer.bitCount(blockSize) != 1) throw new IllegalArgumentException("engine: blockSize must be a power of two, got " + blockSize);
+            if (maxSequences < 1) throw new IllegalArgumentException("engine: maxSequences must be >= 1, got " + maxSequences);
+            if (maxBatchTokens < maxSequences)
+                throw new IllegalArgumentException("engine: maxBatchTokens (" + maxBatchTokens + ") must be >= maxSequences (" + maxSequences + ")");
+            if (maxPending < 1) throw new IllegalArgumentException("engine: maxPending must be >= 1, got " + maxPending);
+        }
+
+        /** 16-token blocks, 256 tokens and 64 sequences per step, 1024 pending requests, prefix caching on. */
+        public static Config of(int numBlocks) { return new Config(numBlocks, 16, 256, 64, 1024, true); }
+
+        public Config withBlockSize(int b) { return new Config(numBlocks, b, maxBatchTokens, maxSequences, maxPending, prefixCaching); }
+
+        public Config withBatch(int tokens, int sequences) { return new Config(numBlocks, blockSize, tokens, sequences, maxPending, prefixCaching); }
+
+        public Config withMaxPending(int n) { return new Config(numBlocks, blockSize, maxBatchTokens, maxSequences, n, prefixCaching); }
+
+        public Config withPrefixCaching(boolean on) { return new Config(numBlocks, blockSize, maxBatchTokens, maxSequences, maxPending, on); }
+    }
+
+    private static final Object WAKE = new Object();
+
+    private final LlamaModel model;
+    private final LlamaConfig modelConfig;
+    private final Config config;
+    private final LlamaModel.KvCache cache;
+    private final Scheduler scheduler;
+    private final Thread thread;
+    /** Sequences, tasks and WAKE for the engine thread. */
+    private final LinkedBlockingQueue<Object> incoming = new LinkedBlockingQueue<>();
+    private final Semaphore pending;
+    private final ReentrantLock submitLock = new ReentrantLock();
+    private final AtomicLong ids = new AtomicLong();
+    private final AtomicInteger notDrained = new AtomicInteger();
+    private final LatencyStats ttft = new LatencyStats(), itl = new LatencyStats();
+    private volatile boolean closing;
+    private volatile Metrics state;
+    private volatile long submitted, finished, steps, generatedTokens;
+    private volatile Throwable fatal;
+
+    /**
+     * Starts an engine over {@code model} with a new KV cache of {@code config.numBlocks()} blocks.
+     * The engine owns the model from then on; if this constructor throws, the caller still does.
+     */
+    public Engine(LlamaModel model, Config config) {
+        this.model = model;
+        this.modelConfig = model.config();
+        this.config = config;
+        this.cache = model.newCache(config.numBlocks(), config.blockSize());
+        this.scheduler = new Scheduler(new KvBlockManager(config.numBlocks(), config.blockSize(), config.prefixCaching()),
+                config.maxBatchTokens(), config.maxSequences());
+        this.pending = new Semaphore(config.maxPending());
+        publishState();
+        this.thread = Thread.ofPlatform().name("gatun-engine").daemon(true).start(this::loop);
+    }
+
+    public Config config() { return config; }
+
+    public LlamaConfig modelConfig() { return modelConfig; }
+
+    // ---- submission (any thread) ----
+
+    /** Validates and enqueues {@code request}, blocking while {@link Config#maxPending} requests are unfinished. */
+    public RequestHandle submit(Request request) {
+        validate(request);
+        try {
+            while (!pending.tryAcquire(50, TimeUnit.MILLISECONDS))
+                if (closing) throw new IllegalStateException("engine is closed");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for room in the engine's queue", e);
+        }
+        return enqueue(request);
+    }
+
+    /** Like {@link #submit} but throws {@link RejectedExecutionException} at once when the engine is full. */
+    public RequestHandle trySubmit(Request request) {
+        validate(request);
+        if (!pending.tryAcquire())
+            throw new RejectedExecutionException("engine is full: " + config.maxPending() + " requests are unfinished");
+        return enqueue(request);
+    }
+
+    private RequestHandle enqueue(Request request) {
+        submitLock.lock();
+        try {
+            if (closing) {
+                pending.release();
+                throw new IllegalStateException("engine is closed");
+            }
+            long id = ids.getAndIncrement();
+            RequestHandle handle = new RequestHandle(id, request, this::wake);
+            notDrained.incrementAndGet();
+            submitted++;
+            incoming.add(new Sequence(id, handle, request, System.nanoTime()));
+            return handle;
+        } finally {
+            submitLock.unlock();
+        }
+    }
+
+    /** Rejects what can never run, with a message saying why. */
+    private void validate(Request r) {
+        int[] prompt = r.promptArray();
+        int vocab = modelConfig.vocabSize();
+        for (int i = 0; i < prompt.length; i++)
+            if (prompt[i] < 0 || prompt[i] >= vocab)
+                throw new IllegalArgumentException("request: prompt token " + i + " has id " + prompt[i] + ", outside the vocabulary [0, " + vocab + ")");
+        for (int s : r.stopTokens())
+            if (s < 0 || s >= vocab) throw new IllegalArgumentException("request: stop token id " + s + " is outside the vocabulary [0, " + vocab + ")");
+        long total = (long) prompt.length + r.maxNewTokens();
+        if (total > modelConfig.maxPositionEmbeddings())
+            throw new IllegalArgumentException("request: prompt (" + prompt.length + " tokens) + maxNewTokens (" + r.maxNewTokens() + ") = " + total
+                    + " exceeds the model's context of " + modelConfig.maxPositionEmbeddings() + " tokens (max_position_embeddings)");
+        // the last sampled token is never fed back, so the KV cache holds at most total - 1 tokens
+        long blocks = (total - 1 + config.blockSize() - 1) / config.blockSize();
+        if (blocks > config.numBlocks())
+            throw new IllegalArgumentException("request: can never fit: " + (total - 1) + " tokens of KV need " + blocks + " blocks of "
+                    + config.blockSize() + ", the whole cache has " + config.numBlocks());
+    }
+
+    private void wake() { incoming.offer(WAKE); }
+
+    // ---- observation ----
+
+    public Metrics metrics() {
+        Metrics s = state;
+        return new Metrics(s.queued() + notDrained.get(), s.running(), submitted, finished, s.preemptions(), steps, s.usedBlocks(), s.cachedBlocks(),
+                s.totalBlocks(), s.prefixHitRate(), s.prefillTokens(), s.cachedPromptTokens(), generatedTokens, ttft.snapshot(), itl.snapshot());
+    }
+
+    /** Runs {@code task} on the engine thread between steps, without waiting for it (tests: pausing the engine). */
+    void execute(Runnable task) { incoming.add(task); }
+
+    /** Runs {@code f} on the engine thread between steps, with the block manager (tests: invariants, stats). */
+    <T> T inspectKv(Function<KvBlockManager, T> f) {
+        java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
+        incoming.add((Runnable) () -> {
+            try {
+                result.complete(f.apply(scheduler.kv()));
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        if (!thread.isAlive()) throw new IllegalStateException("engine thread is not running");
+        return result.join();
+    }
+
+    // ---- the engine thread ----
+
+    private void loop() {
+        while (true) {
+            try {
+                drain();
+                if (closing) {
+                    shutdown();
+                    return;
+                }
+                reap();
+                Scheduler.Step step = scheduler.schedule();
+                if (step == null) {
+                    Sequence stuck = scheduler.stuck();
+                    if (stuck != null) {
+                        scheduler.remove(stuck);
+                        finish(stuck, FinishReason.ERROR, new IllegalStateException("request " + stuck.id + " cannot be admitted into an empty KV cache"));
+                    } else {
+                        publishState();
+                        Object o = incoming.poll(100, TimeUnit.MILLISECONDS);
+                        if (o != null) accept(o);
+                    }
+                    continue;
+                }
+                run(step);
+                steps++;
+                publishState();
+            } catch (Throwable t) {
+                // a bug in the bookkeeping: fail what is in flight rather than hang its callers
+                fatal = t;
+                for (Sequence s : scheduler.removeIf(x -> true)) finish(s, FinishReason.ERROR, t);
+                if (t instanceof Error && !(t instanceof AssertionError) && !(t instanceof OutOfMemoryError)) {
+                    closing = true;
+                }
+            }
+        }
+    }
+
+    private void drain() {
+        Object o;
+        while ((o = incoming.poll()) != null) accept(o);
+    }
+
+    private void accept(Object o) {
+        if (o instanceof Sequence s) {
+            notDrained.decrementAndGet();
+            scheduler.enqueue(s);
+        } else if (o instanceof Runnable task) task.run();
+    }
+
+    /** Finishes cancelled and expired requests. */
+    private void reap() {
+        long now = System.nanoTime();
+        for (Sequence s : scheduler.removeIf(s -> s.handle.cancelRequested() || now - s.deadlineNanos > 0))
+            finish(s, s.handle.cancelRequested() ? FinishReason.CANCELLED : FinishReason.DEADLINE, null);
+    }
+
+    private void run(Scheduler.Step step) {
+        List<Sequence> seqs = step.seqs();
+        int nb = seqs.size();
+        int[] sampled;
+        boolean[] needs;
+        try (Tensor logits = model.forward(step.batch(), cache)) {
+            needs = scheduler.complete(step);
+            Sampling.Params[] params = new Sampling.Params[nb];
+            long[] counters = new long[nb];
+            for (int b = 0; b < nb; b++) {
+                params[b] = needs[b] ? seqs.get(b).params() : Sampling.Params.greedy();
+                counters[b] = seqs.get(b).generatedCount();
+            }
+            sampled = Sampling.sample(logits, params, counters);
+        } catch (RuntimeException e) {
+            for (Sequence s : new ArrayList<>(seqs)) {
+                scheduler.remove(s);
+                finish(s, FinishReason.ERROR, e);
+            }
+            return;
+        }
+        long now = System.nanoTime();
+        for (int b = 0; b < nb; b++) {
+            if (!needs[b]) continue;
+            Sequence s = seqs.get(b);
+            int token = sampled[b];
+            s.addGenerated(token);
+            generatedTokens++;
+            if (s.generatedCount() == 1) ttft.record(now - s.submitNanos);
+            else itl.record(now - s.lastTokenNanos);
+            s.lastTokenNanos = now;
+            s.handle.emit(token);
+            FinishReason reason = s.request.isStop(token) ? FinishReason.STOP
+                    : s.generatedCount() >= s.request.maxNewTokens() ? FinishReason.LENGTH : null;
+            if (reason != null) {
+                scheduler.remove(s);
+                finish(s, reason, null);
+            }
+        }
+    }
+
+    private void finish(Sequence s, FinishReason reason, Throwable error) {
+        finished++; // before the caller can see the result, so that metrics() already counts it
+        pending.release();
+        s.handle.finish(new Result(s.generated(), reason, s.prompt.length, Math.max(0, s.cachedPromptTokens), s.preemptions, error));
+    }
+
+    private void shutdown() {
+        drain();
+        for (Sequence s : scheduler.removeIf(x -> true)) finish(s, FinishReason.SHUTDOWN, null);
+        publishState();
+    }
+
+    private void publishState() {
+        KvBlockManager.Stats st = scheduler.kv().stats();
+        double hit = st.prefixQueries() == 0 ? 0 : (double) st.prefixHitBlocks() / st.prefixQueries();
+        state = new Metrics(scheduler.waiting.size(), scheduler.running.size(), 0, 0, scheduler.preemptions, 0, st.usedBlocks(), st.cachedBlocks(),
+                st.totalBlocks(), hit, scheduler.prefillTokens, scheduler.cachedPromptTokens, 0, null, null);
+    }
+
+    /** The failure that last made the engine drop everything in flight (a bug), or null. */
+    public Throwable lastInternalError() { return fatal; }
+
+    /** Finishes every unfinished request with {@link FinishReason#SHUTDOWN}, stops the engine thread, closes the KV cache and the model. */
+    @Override
+    public void close() {
+        submitLock.lock();
+        try {
+            closing = true;
+        } finally {
+            submitLock.unlock();
+        }
+        wake();
+        boolean interrupted = false;
+        while (thread.isAlive()) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        synchronized (this) {
+            if (!cacheClosed) {
+                cacheClosed = true;
+                cache.close();
+                model.close();
+            }
+        }
+    }
+
+    private boolean cacheClosed;
+}
