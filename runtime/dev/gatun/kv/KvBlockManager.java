@@ -148,8 +148,9 @@ public final class KvBlockManager {
             throw new IllegalArgumentException("sequence " + sequence + ": computed tokens " + tokens + " outside [" + s.computed + ", " + s.tokens.size() + "]");
         s.computed = tokens;
         if (!prefixCaching) return;
-        int[] ids = s.tokens.stream().mapToInt(Integer::intValue).toArray();
+        int[] ids = null; // only when a block became full: a decode step mostly completes none
         while ((s.hashedBlocks + 1) * blockSize <= s.computed) {
+            if (ids == null) ids = s.tokens.stream().mapToInt(Integer::intValue).toArray();
             int index = s.hashedBlocks;
             BlockHash h = BlockHash.of(s.lastHash, ids, index * blockSize, blockSize);
             int block = s.blocks.get(index);
@@ -188,7 +189,10 @@ public final class KvBlockManager {
 
     /** The physical block ids of {@code sequence}, in order. */
     public int[] blockTable(long sequence) {
-        return require(sequence).blocks.stream().mapToInt(Integer::intValue).toArray();
+        List<Integer> blocks = require(sequence).blocks;
+        int[] table = new int[blocks.size()];
+        for (int i = 0; i < table.length; i++) table[i] = blocks.get(i);
+        return table;
     }
 
     /** Tokens of {@code sequence} (prompt and generated). */

@@ -15,9 +15,7 @@ public final class Ops {
 
     /** softmax over the last dimension, numerically safe (max-subtracted); a new tensor. */
     public static Tensor softmax(Tensor x) {
-        Tensor out = Tensor.empty(x.device(), x.dtype(), x.shape());
-        softmax(x, out);
-        return out;
+        return into(Tensor.empty(x.device(), x.dtype(), x.shape()), out -> softmax(x, out));
     }
 
     /** softmax of {@code x} into {@code out} (same shape and dtype; {@code out == x} is allowed). */
@@ -31,9 +29,7 @@ public final class Ops {
 
     /** RMSNorm over the last dimension: {@code x * rsqrt(mean(x^2) + eps) * weight}; a new tensor. */
     public static Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
-        Tensor out = Tensor.empty(x.device(), x.dtype(), x.shape());
-        rmsNorm(x, weight, eps, out);
-        return out;
+        return into(Tensor.empty(x.device(), x.dtype(), x.shape()), out -> rmsNorm(x, weight, eps, out));
     }
 
     public static void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
@@ -52,9 +48,7 @@ public final class Ops {
     /** Sums over the last dimension in fp32: shape {@code x.shape[:-1]}, dtype fp32. */
     public static Tensor rowSum(Tensor x) {
         requireFloating("rowSum", "x", x);
-        Tensor out = Tensor.empty(x.device(), DType.F32, Arrays.copyOf(x.shape(), x.rank() - 1));
-        rowSum(x, out);
-        return out;
+        return into(Tensor.empty(x.device(), DType.F32, Arrays.copyOf(x.shape(), x.rank() - 1)), out -> rowSum(x, out));
     }
 
     public static void rowSum(Tensor x, Tensor out) {
@@ -78,9 +72,7 @@ public final class Ops {
         requireFloating("linear", "x", x);
         long[] shape = x.shape();
         shape[shape.length - 1] = w.rank() == 2 ? w.shape(0) : 0;
-        Tensor out = Tensor.empty(x.device(), x.dtype(), shape);
-        linear(x, w, bias, out);
-        return out;
+        return into(Tensor.empty(x.device(), x.dtype(), shape), out -> linear(x, w, bias, out));
     }
 
     public static void linear(Tensor x, Tensor w, Tensor bias, Tensor out) {
@@ -119,9 +111,7 @@ public final class Ops {
         requireFloating("siluMul", "x", x);
         long[] shape = x.shape();
         shape[shape.length - 1] /= 2;
-        Tensor out = Tensor.empty(x.device(), x.dtype(), shape);
-        siluMul(x, out);
-        return out;
+        return into(Tensor.empty(x.device(), x.dtype(), shape), out -> siluMul(x, out));
     }
 
     public static void siluMul(Tensor x, Tensor out) {
@@ -159,12 +149,23 @@ public final class Ops {
         for (int i = 0; i < ids.length; i++)
             if (ids[i] < 0 || ids[i] >= vocab)
                 throw new IllegalArgumentException(op + ": token id " + ids[i] + " at position " + i + " is outside the vocabulary [0, " + vocab + ")");
-        Tensor out = Tensor.empty(table.device(), table.dtype(), ids.length, table.shape(1));
-        if (ids.length == 0) return out;
-        try (Tensor idTensor = Tensor.of(table.device(), ids, ids.length)) {
-            Backends.of(table.device()).embedding(idTensor, table, out);
+        return into(Tensor.empty(table.device(), table.dtype(), ids.length, table.shape(1)), out -> {
+            if (ids.length == 0) return;
+            try (Tensor idTensor = Tensor.of(table.device(), ids, ids.length)) {
+                Backends.of(table.device()).embedding(idTensor, table, out);
+            }
+        });
+    }
+
+    /** Runs {@code op} into the new tensor {@code out} and returns it; frees it when the op fails, so nothing leaks. */
+    private static Tensor into(Tensor out, java.util.function.Consumer<Tensor> op) {
+        try {
+            op.accept(out);
+            return out;
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
         }
-        return out;
     }
 
     private static void requireContiguous(String op, Tensor... tensors) {

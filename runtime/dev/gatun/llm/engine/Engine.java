@@ -1,5 +1,6 @@
 package dev.gatun.llm.engine;
 
+import dev.gatun.bindings.cuda.CudaException;
 import dev.gatun.kv.KvBlockManager;
 import dev.gatun.llm.LlamaConfig;
 import dev.gatun.llm.LlamaModel;
@@ -31,6 +32,16 @@ import java.util.function.Function;
  * at a time. {@link #submit} blocks until one finishes; {@link #trySubmit} rejects at once with
  * {@link RejectedExecutionException}. Bad requests are rejected by both with an
  * {@link IllegalArgumentException} before they reach the engine thread.
+ *
+ * <p>Device faults. A step whose forward pass or sampling fails with a recoverable error (a
+ * launch that does not fit, out of device memory, ...) finishes the requests of that step with
+ * {@link FinishReason#ERROR} carrying the exception, gives their KV blocks back and goes on serving
+ * the others. When the device itself became unusable (a sticky CUDA error, such as an illegal
+ * address: the context is poisoned for the rest of the process) the engine <em>stops</em>: every
+ * unfinished request finishes with {@link FinishReason#ERROR} and an {@link IllegalStateException}
+ * saying "engine stopped: &lt;device&gt; is unusable since &lt;the first device error&gt;", and
+ * {@link #submit}/{@link #trySubmit} throw that exception's message from then on
+ * ({@link #stoppedBy()} returns it). {@link #close()} still works after a stop.
  *
  * <p>{@link #close()} finishes every unfinished request with {@link FinishReason#SHUTDOWN}, stops
  * the engine thread, and closes the KV cache and the model (the engine owns them).
@@ -85,6 +96,8 @@ public final class Engine implements AutoCloseable {
     private volatile Metrics state;
     private volatile long submitted, finished, steps, generatedTokens;
     private volatile Throwable fatal;
+    /** Set (once, on the engine thread) when the device became unusable; the engine then serves nothing. */
+    private volatile IllegalStateException stopped;
 
     /**
      * Starts an engine over {@code model} with a new KV cache of {@code config.numBlocks()} blocks.
@@ -95,11 +108,16 @@ public final class Engine implements AutoCloseable {
         this.modelConfig = model.config();
         this.config = config;
         this.cache = model.newCache(config.numBlocks(), config.blockSize());
-        this.scheduler = new Scheduler(new KvBlockManager(config.numBlocks(), config.blockSize(), config.prefixCaching()),
-                config.maxBatchTokens(), config.maxSequences());
-        this.pending = new Semaphore(config.maxPending());
-        publishState();
-        this.thread = Thread.ofPlatform().name("gatun-engine").daemon(true).start(this::loop);
+        try {
+            this.scheduler = new Scheduler(new KvBlockManager(config.numBlocks(), config.blockSize(), config.prefixCaching()),
+                    config.maxBatchTokens(), config.maxSequences());
+            this.pending = new Semaphore(config.maxPending());
+            publishState();
+            this.thread = Thread.ofPlatform().name("gatun-engine").daemon(true).start(this::loop);
+        } catch (RuntimeException | Error e) {
+            cache.close(); // the caller keeps the model, not the cache made for it
+            throw e;
+        }
     }
 
     public Config config() { return config; }
@@ -111,9 +129,12 @@ public final class Engine implements AutoCloseable {
     /** Validates and enqueues {@code request}, blocking while {@link Config#maxPending} requests are unfinished. */
     public RequestHandle submit(Request request) {
         validate(request);
+        requireServing();
         try {
-            while (!pending.tryAcquire(50, TimeUnit.MILLISECONDS))
+            while (!pending.tryAcquire(50, TimeUnit.MILLISECONDS)) {
+                requireServing();
                 if (closing) throw new IllegalStateException("engine is closed");
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for room in the engine's queue", e);
@@ -124,6 +145,7 @@ public final class Engine implements AutoCloseable {
     /** Like {@link #submit} but throws {@link RejectedExecutionException} at once when the engine is full. */
     public RequestHandle trySubmit(Request request) {
         validate(request);
+        requireServing();
         if (!pending.tryAcquire())
             throw new RejectedExecutionException("engine is full: " + config.maxPending() + " requests are unfinished");
         return enqueue(request);
@@ -132,8 +154,9 @@ public final class Engine implements AutoCloseable {
     private RequestHandle enqueue(Request request) {
         submitLock.lock();
         try {
-            if (closing) {
+            if (closing || stopped != null) {
                 pending.release();
+                requireServing();
                 throw new IllegalStateException("engine is closed");
             }
             long id = ids.getAndIncrement();
@@ -145,6 +168,12 @@ public final class Engine implements AutoCloseable {
         } finally {
             submitLock.unlock();
         }
+    }
+
+    /** Throws when the engine stopped because its device became unusable. */
+    private void requireServing() {
+        IllegalStateException s = stopped;
+        if (s != null) throw new IllegalStateException(s.getMessage(), s.getCause());
     }
 
     /** Rejects what can never run, with a message saying why. */
@@ -222,6 +251,7 @@ public final class Engine implements AutoCloseable {
                 steps++;
                 publishState();
             } catch (Throwable t) {
+                if (t instanceof RuntimeException e && stopIfDeviceUnusable(e)) continue;
                 // a bug in the bookkeeping: fail what is in flight rather than hang its callers
                 fatal = t;
                 for (Sequence s : scheduler.removeIf(x -> true)) finish(s, FinishReason.ERROR, t);
@@ -240,7 +270,9 @@ public final class Engine implements AutoCloseable {
     private void accept(Object o) {
         if (o instanceof Sequence s) {
             notDrained.decrementAndGet();
-            scheduler.enqueue(s);
+            IllegalStateException stop = stopped;
+            if (stop != null) finish(s, FinishReason.ERROR, stop); // submitted while the engine was stopping
+            else scheduler.enqueue(s);
         } else if (o instanceof Runnable task) task.run();
     }
 
@@ -266,6 +298,8 @@ public final class Engine implements AutoCloseable {
             }
             sampled = Sampling.sample(logits, params, counters);
         } catch (RuntimeException e) {
+            if (stopIfDeviceUnusable(e)) return;
+            // recoverable (a launch that did not fit, out of memory, ...): only this step's requests fail
             for (Sequence s : new ArrayList<>(seqs)) {
                 scheduler.remove(s);
                 finish(s, FinishReason.ERROR, e);
@@ -292,6 +326,42 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * When {@code e} says the device can no longer run anything (a sticky CUDA error, thrown by the
+     * call that hit it or, wrapped, by the poisoned device on every later call), stops the engine:
+     * every unfinished request finishes with ERROR naming the device error, and submissions are
+     * refused from then on. Returns whether it did.
+     */
+    private boolean stopIfDeviceUnusable(RuntimeException e) {
+        CudaException sticky = stickyCause(e);
+        if (sticky == null) return false;
+        if (stopped == null) {
+            String device = model.device().description();
+            // the poisoned device says "<device> is unusable since <first error>; ..." itself; the call that hit the error does not
+            String why = e instanceof IllegalStateException && e.getMessage() != null && e.getMessage().startsWith(device + " is unusable since ")
+                    ? e.getMessage()
+                    : device + " is unusable since " + sticky.getMessage() + "; the CUDA context cannot recover from this error: restart the process";
+            IllegalStateException stop = new IllegalStateException("engine stopped: " + why, e);
+            submitLock.lock();
+            try {
+                stopped = stop; // under the lock: a submission either sees it or is queued before the drain below
+            } finally {
+                submitLock.unlock();
+            }
+        }
+        drain();
+        for (Sequence s : scheduler.removeIf(x -> true)) finish(s, FinishReason.ERROR, stopped);
+        publishState();
+        return true;
+    }
+
+    /** The sticky CUDA error in {@code t}'s cause chain, or null. */
+    private static CudaException stickyCause(Throwable t) {
+        for (int depth = 0; t != null && depth < 16; t = t.getCause(), depth++)
+            if (t instanceof CudaException c && c.isSticky()) return c;
+        return null;
+    }
+
     private void finish(Sequence s, FinishReason reason, Throwable error) {
         finished++; // before the caller can see the result, so that metrics() already counts it
         pending.release();
@@ -313,6 +383,12 @@ public final class Engine implements AutoCloseable {
 
     /** The failure that last made the engine drop everything in flight (a bug), or null. */
     public Throwable lastInternalError() { return fatal; }
+
+    /**
+     * Why the engine stopped serving ("engine stopped: &lt;device&gt; is unusable since ..."; its
+     * cause is the device error), or null while it serves. Set once the device became unusable.
+     */
+    public IllegalStateException stoppedBy() { return stopped; }
 
     /** Finishes every unfinished request with {@link FinishReason#SHUTDOWN}, stops the engine thread, closes the KV cache and the model. */
     @Override
@@ -336,8 +412,17 @@ public final class Engine implements AutoCloseable {
         synchronized (this) {
             if (!cacheClosed) {
                 cacheClosed = true;
-                cache.close();
-                model.close();
+                try {
+                    cache.close();
+                } catch (RuntimeException e) {
+                    if (stopped == null) throw e; // on an unusable device the memory cannot be given back: the process must end anyway
+                } finally {
+                    try {
+                        model.close();
+                    } catch (RuntimeException e) {
+                        if (stopped == null) throw e;
+                    }
+                }
             }
         }
     }
