@@ -149,3 +149,29 @@ GATUN_CPU_API int gatun_cpu_attention_prefill_paged(int dtype, const void* q, co
 }
 #endif
 #endif
+
+// ---------------------------------------------------------------- diffusion (diffusion.cpp)
+#ifndef GATUN_CPU_DIFFUSION_DECL
+#define GATUN_CPU_DIFFUSION_DECL
+#ifdef __cplusplus
+extern "C" {
+#endif
+// The fused sampler step of kernels/diffusion.cuh (its header is the definition). n samples of len
+// contiguous elements of `dtype`; params [n, 8] fp32 {a, b, c, d, p, q, g, phi}; seeds/steps [n].
+// cfg != 0: model [2n, len] = [cond | uncond] (sample s pairs rows s and s + n), m = u + g (k - u);
+// else model [n, len]. m *= factor[s] when factor != NULL. out = a x + b m (+ c prev when prev != NULL)
+// (+ d z when d != 0, z the Philox/Box-Muller normal of (seeds[s], steps[s], j)); x0_out = p x + q m
+// when x0_out != NULL. out may alias x, x0_out may alias prev. Returns 0 or a GATUN_CPU_E* code.
+GATUN_CPU_API int gatun_cpu_diffusion_step(int dtype, const void* x, const void* model, const void* prev, void* out,
+                                           void* x0_out, const float* params, const float* factor,
+                                           const long long* seeds, const long long* steps, long long n, long long len,
+                                           int cfg);
+// Guidance rescale (Lin et al. 2023): factor[s] = 1 - phi + phi * std(cond_s) / std(guided_s) for
+// model [2n, len] = [cond | uncond], guided = u + g (k - u) in fp32, g = params[s*8+6], phi = params[s*8+7];
+// statistics in double; zero guided variance gives 1. len <= 2^31 - 1.
+GATUN_CPU_API int gatun_cpu_cfg_rescale(int dtype, const void* model, const float* params, float* factor, long long n,
+                                        long long len);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -37,4 +37,10 @@ sealed interface Backend permits CpuBackend, KernelBackend {
 
     /** y [tokens, hidden] = table[ids]; ids (int32, on the device) already checked in range. */
     void embedding(Tensor ids, Tensor table, Tensor y);
+
+    /** The fused diffusion sampler step (kernels/diffusion.cuh); validated by {@link DiffusionOps}. */
+    void diffusionStep(DiffusionOps.StepCall call);
+
+    /** Guidance rescale factors into fp32 {@code factor [n]} for {@code model [2n, len]}. */
+    void cfgRescale(Tensor model, Tensor params, Tensor factor, long n, long len);
 }

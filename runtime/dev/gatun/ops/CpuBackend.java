@@ -98,6 +98,19 @@ record CpuBackend(CpuDevice device) implements Backend {
                 ids.numel(), table.shape(1));
     }
 
+    @Override
+    public void diffusionStep(DiffusionOps.StepCall c) {
+        device.library().diffusionStep(code(c.x().dtype()), c.x().dataAddress(), c.model().dataAddress(),
+                c.prev() == null ? 0 : c.prev().dataAddress(), c.out().dataAddress(), c.x0Out() == null ? 0 : c.x0Out().dataAddress(),
+                c.params().dataAddress(), c.factor() == null ? 0 : c.factor().dataAddress(), c.seeds().dataAddress(),
+                c.steps().dataAddress(), c.n(), c.len(), c.cfg());
+    }
+
+    @Override
+    public void cfgRescale(Tensor model, Tensor params, Tensor factor, long n, long len) {
+        device.library().cfgRescale(code(model.dtype()), model.dataAddress(), params.dataAddress(), factor.dataAddress(), n, len);
+    }
+
     private static int code(DType dtype) {
         return switch (dtype) {
             case F32 -> CpuLibrary.F32;

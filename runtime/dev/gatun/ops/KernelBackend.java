@@ -134,6 +134,24 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
         launchElementwise("gatun_embedding_", table.dtype(), y.numel(), ids, table, y, ids.numel(), table.shape(1));
     }
 
+    /** kernels/diffusion.cuh: grid-stride over n·len elements, 256 threads, like the elementwise family. */
+    @Override
+    public void diffusionStep(DiffusionOps.StepCall c) {
+        long elements = c.n() * c.len();
+        if (elements == 0) return;
+        launch("diffusion", "gatun_diffusion_step_" + suffix(c.x().dtype()), Dim3.of((int) Math.min((elements + 255) / 256, MAX_GRID)), 256,
+                c.x(), c.model(), c.prev() == null ? 0L : c.prev(), c.out(), c.x0Out() == null ? 0L : c.x0Out(), c.params(),
+                c.factor() == null ? 0L : c.factor(), c.seeds(), c.steps(), c.n(), c.len(), c.cfg() ? 1 : 0);
+    }
+
+    /** kernels/diffusion.cuh: one 256-thread block per sample (grid-stride beyond MAX_GRID); fixed reduction order. */
+    @Override
+    public void cfgRescale(Tensor model, Tensor params, Tensor factor, long n, long len) {
+        if (n == 0) return;
+        launch("diffusion", "gatun_cfg_rescale_" + suffix(model.dtype()), Dim3.of((int) Math.min(n, MAX_GRID)), 256,
+                model, params, factor, n, len);
+    }
+
     /** Grid-stride elementwise kernels: 256 threads, one block per 256 elements up to MAX_GRID blocks. */
     private void launchElementwise(String prefix, DType dtype, long elements, Object... args) {
         if (elements == 0) return;

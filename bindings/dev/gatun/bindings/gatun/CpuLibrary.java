@@ -28,6 +28,7 @@ public final class CpuLibrary {
     private final MethodHandle hasAvx512, hasAvx512Bf16, isa, setThreads, threads,
             softmax, rmsNorm, rowSum, copy, prefill, decode, rope, kvAppendRope, fmaPeak,
             add, siluMul, geluTanh, embedding, prefillPaged, sample, philoxUniform, gemm;
+    private final MethodHandle diffusionStep, cfgRescale;
 
     private CpuLibrary(Path path) {
         this.path = path;
@@ -69,6 +70,10 @@ public final class CpuLibrary {
         geluTanh = handle(lib, "gatun_cpu_gelu_tanh", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
         embedding = handle(lib, "gatun_cpu_embedding", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        diffusionStep = handle(lib, "gatun_cpu_diffusion_step", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
+        cfgRescale = handle(lib, "gatun_cpu_cfg_rescale", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG));
     }
 
     /** Loads the library at {@code path} (the x86-64-v3 or the AVX-512 build). */
@@ -176,6 +181,21 @@ public final class CpuLibrary {
     /** y[t] = table[ids[t]] for table [vocab, hidden]. */
     public void embedding(int dtype, long ids, long table, long vocab, long y, long tokens, long hidden) {
         check("gatun_cpu_embedding", call(() -> (int) embedding.invokeExact(dtype, ids, table, vocab, y, tokens, hidden)));
+    }
+
+    /**
+     * The fused diffusion sampler step (kernels/diffusion.cuh defines it): params [n, 8] fp32, factor [n] fp32 or 0,
+     * seeds/steps [n] int64; prev, x0Out and factor may be 0. cfg: model is [2n, len] = [cond | uncond].
+     */
+    public void diffusionStep(int dtype, long x, long model, long prev, long out, long x0Out, long params, long factor,
+                              long seeds, long steps, long n, long len, boolean cfg) {
+        check("gatun_cpu_diffusion_step", call(() -> (int) diffusionStep.invokeExact(dtype, x, model, prev, out, x0Out, params,
+                factor, seeds, steps, n, len, cfg ? 1 : 0)));
+    }
+
+    /** Guidance rescale factors [n] fp32 for model [2n, len] = [cond | uncond] (kernels/diffusion.cuh). */
+    public void cfgRescale(int dtype, long model, long params, long factor, long n, long len) {
+        check("gatun_cpu_cfg_rescale", call(() -> (int) cfgRescale.invokeExact(dtype, model, params, factor, n, len)));
     }
 
     /** GFLOP/s of independent FMA chains on every pool thread: the compute ceiling. */

@@ -54,7 +54,7 @@ class MainTest {
         LlamaConfig config = TinyModels.config(300, 256);
         Path model = TinyModels.write(Files.createDirectories(tmp.resolve("tiny")), config, 42);
         String prompt = "Hello, Gatun";
-        Tokenizer bytes = Main.Generate.byteFallback(300);
+        Tokenizer bytes = GenerateCommand.byteFallback(300);
         int[] ids = bytes.encode(prompt);
         TinyModels.Reference ref;
         try (LlamaModel m = LlamaModel.load(model, Devices.get("cpu"))) {

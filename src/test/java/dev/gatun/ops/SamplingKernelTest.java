@@ -3,6 +3,7 @@ package dev.gatun.ops;
 import dev.gatun.device.Device;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
+import dev.gatun.testing.Philox;
 import dev.gatun.testing.Seeds;
 import dev.gatun.testing.TestDevices;
 import org.junit.jupiter.api.Tag;
@@ -24,29 +25,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("kernel")
 class SamplingKernelTest {
-    /** Philox4x32-10 (Salmon et al., SC'11): 10 rounds, Weyl key schedule. */
-    static int[] philox(int c0, int c1, int c2, int c3, int k0, int k1) {
-        for (int round = 0; round < 10; round++) {
-            long p0 = (c0 & 0xffffffffL) * 0xD2511F53L, p1 = (c2 & 0xffffffffL) * 0xCD9E8D57L;
-            int n0 = (int) (p1 >>> 32) ^ c1 ^ k0, n2 = (int) (p0 >>> 32) ^ c3 ^ k1;
-            c1 = (int) p1;
-            c3 = (int) p0;
-            c0 = n0;
-            c2 = n2;
-            k0 += 0x9E3779B9;
-            k1 += 0xBB67AE85;
-        }
-        return new int[] {c0, c1, c2, c3};
-    }
-
     static float uniform(long seed, long counter) {
-        int x = philox((int) counter, (int) (counter >>> 32), 0, 0, (int) seed, (int) (seed >>> 32))[0];
+        int x = Philox.philox((int) counter, (int) (counter >>> 32), 0, 0, (int) seed, (int) (seed >>> 32))[0];
         return (x >>> 8) * 0x1p-24f;
     }
 
     @Test
     void philoxKnownAnswerAndEveryDeviceAgrees() {
-        assertArrayEquals(new int[] {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}, philox(0, 0, 0, 0, 0, 0), "Random123 known answer");
+        assertArrayEquals(new int[] {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}, Philox.philox(0, 0, 0, 0, 0, 0), "Random123 known answer");
         Random random = Seeds.random("philox");
         long seed = random.nextLong(), step = 0xffffffffL - 40; // the counter carries into its high word
         float[] expected = new float[100];
