@@ -126,8 +126,10 @@ class EngineFaultTest {
             assertEquals(CuResult.LAUNCH_OUT_OF_RESOURCES, e.code());
             assertFalse(e.isSticky());
             assertTrue(e.getMessage().startsWith("cuLaunchKernel failed: CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"), e.getMessage());
-            assertTrue(failed.tokens().length >= 3 && failed.tokens().length < 200, failed.toString());
+            assertTrue(failed.tokens().length >= 1 && failed.tokens().length < 200, failed.toString());
         }
+        // the fault came after a's third token; b may be a step behind a (it can be admitted one step later)
+        assertTrue(a.tokens().length >= 3, a.toString());
         assertEquals(FinishReason.LENGTH, c.reason(), c.toString());
         assertEquals(FinishReason.LENGTH, d.reason(), d.toString());
         assertEquals(0, metrics.usedBlocks(), "no KV block leaked: " + metrics);
