@@ -8,9 +8,9 @@
 #include "cuemu/prelude.h"
 #include "attention_prefill.cuh"
 
-#define GATUN_PREFILL(SUFFIX, T, MAX_D)                                                            \
+#define GATUN_PREFILL(NAME, T, MAX_D)                                                            \
     extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)                          \
-    gatun_attention_prefill_##SUFFIX##_d##MAX_D(                                                    \
+    NAME(                                                    \
             const T* q, const T* k, const T* v, T* out, float* lse, const int* cu_seqlens_q,        \
             const int* cu_seqlens_k, int batch, int num_q_heads, int num_kv_heads, int head_dim,    \
             int max_seqlen_q, float scale, int causal, int window_left) {                           \
@@ -20,11 +20,11 @@
                                                     num_q_heads, num_kv_heads, head_dim, scale,     \
                                                     causal, window_left);                           \
     }                                                                                               \
-    CUEMU_EXPORT(gatun_attention_prefill_##SUFFIX##_d##MAX_D)
+    CUEMU_EXPORT(NAME)
 
-GATUN_PREFILL(f32, float, 64);
-GATUN_PREFILL(f32, float, 128);
-GATUN_PREFILL(f16, __half, 64);
-GATUN_PREFILL(f16, __half, 128);
-GATUN_PREFILL(bf16, __nv_bfloat16, 64);
-GATUN_PREFILL(bf16, __nv_bfloat16, 128);
+GATUN_PREFILL(gatun_attention_prefill_f32_d64, float, 64);
+GATUN_PREFILL(gatun_attention_prefill_f32_d128, float, 128);
+GATUN_PREFILL(gatun_attention_prefill_f16_d64, __half, 64);
+GATUN_PREFILL(gatun_attention_prefill_f16_d128, __half, 128);
+GATUN_PREFILL(gatun_attention_prefill_bf16_d64, __nv_bfloat16, 64);
+GATUN_PREFILL(gatun_attention_prefill_bf16_d128, __nv_bfloat16, 128);

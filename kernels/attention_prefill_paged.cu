@@ -13,9 +13,9 @@
 #include "cuemu/prelude.h"
 #include "attention_prefill_paged.cuh"
 
-#define GATUN_PREFILL_PAGED(SUFFIX, T, MAX_D)                                                      \
+#define GATUN_PREFILL_PAGED(NAME, T, MAX_D)                                                      \
     extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)                       \
-    gatun_attention_prefill_paged_##SUFFIX##_d##MAX_D(                                              \
+    NAME(                                              \
             const T* q, const T* k_cache, const T* v_cache, T* out, float* lse,                     \
             const int* cu_seqlens_q, const int* block_tables, const int* seq_lens, int batch,       \
             int num_q_heads, int num_kv_heads, int head_dim, int block_size,                        \
@@ -26,11 +26,11 @@
             q, k_cache, v_cache, out, lse, cu_seqlens_q, block_tables, seq_lens, num_q_heads,       \
             num_kv_heads, head_dim, block_size, max_blocks_per_seq, scale, causal, window_left);    \
     }                                                                                               \
-    CUEMU_EXPORT(gatun_attention_prefill_paged_##SUFFIX##_d##MAX_D)
+    CUEMU_EXPORT(NAME)
 
-GATUN_PREFILL_PAGED(f32, float, 64);
-GATUN_PREFILL_PAGED(f32, float, 128);
-GATUN_PREFILL_PAGED(f16, __half, 64);
-GATUN_PREFILL_PAGED(f16, __half, 128);
-GATUN_PREFILL_PAGED(bf16, __nv_bfloat16, 64);
-GATUN_PREFILL_PAGED(bf16, __nv_bfloat16, 128);
+GATUN_PREFILL_PAGED(gatun_attention_prefill_paged_f32_d64, float, 64);
+GATUN_PREFILL_PAGED(gatun_attention_prefill_paged_f32_d128, float, 128);
+GATUN_PREFILL_PAGED(gatun_attention_prefill_paged_f16_d64, __half, 64);
+GATUN_PREFILL_PAGED(gatun_attention_prefill_paged_f16_d128, __half, 128);
+GATUN_PREFILL_PAGED(gatun_attention_prefill_paged_bf16_d64, __nv_bfloat16, 64);
+GATUN_PREFILL_PAGED(gatun_attention_prefill_paged_bf16_d128, __nv_bfloat16, 128);

@@ -1,25 +1,33 @@
 // elementwise.cu — extern "C" entry points of elementwise.cuh.
 #include "elementwise.cuh"
 
-#define GATUN_ELEMENTWISE(SUFFIX, T)                                                                     \
-    extern "C" __global__ void gatun_add_##SUFFIX(const T* a, const T* b, T* y, long long n) {          \
-        gatun::add<T>(a, b, y, n);                                                                     \
-    }                                                                                                  \
-    CUEMU_EXPORT(gatun_add_##SUFFIX);                                                                  \
-    extern "C" __global__ void gatun_silu_mul_##SUFFIX(const T* x, T* y, long long rows, long long cols) { \
-        gatun::silu_mul<T>(x, y, rows, cols);                                                          \
-    }                                                                                                  \
-    CUEMU_EXPORT(gatun_silu_mul_##SUFFIX);                                                             \
-    extern "C" __global__ void gatun_gelu_tanh_##SUFFIX(const T* x, T* y, long long n) {               \
-        gatun::gelu_tanh<T>(x, y, n);                                                                  \
-    }                                                                                                  \
-    CUEMU_EXPORT(gatun_gelu_tanh_##SUFFIX);                                                            \
-    extern "C" __global__ void gatun_embedding_##SUFFIX(const int* ids, const T* table, T* y,          \
-                                                        long long tokens, long long hidden) {          \
-        gatun::embedding<T>(ids, table, y, tokens, hidden);                                            \
-    }                                                                                                  \
-    CUEMU_EXPORT(gatun_embedding_##SUFFIX);
+// Each entry is named in full where it is instantiated, so every kernel name can be found as written.
+#define GATUN_ADD(NAME, T)                                                                       \
+    extern "C" __global__ void NAME(const T* a, const T* b, T* y, long long n) { gatun::add<T>(a, b, y, n); } \
+    CUEMU_EXPORT(NAME)
+#define GATUN_SILU_MUL(NAME, T)                                                                  \
+    extern "C" __global__ void NAME(const T* x, T* y, long long rows, long long cols) {          \
+        gatun::silu_mul<T>(x, y, rows, cols);                                                    \
+    }                                                                                            \
+    CUEMU_EXPORT(NAME)
+#define GATUN_GELU_TANH(NAME, T)                                                                 \
+    extern "C" __global__ void NAME(const T* x, T* y, long long n) { gatun::gelu_tanh<T>(x, y, n); } \
+    CUEMU_EXPORT(NAME)
+#define GATUN_EMBEDDING(NAME, T)                                                                 \
+    extern "C" __global__ void NAME(const int* ids, const T* table, T* y, long long tokens, long long hidden) { \
+        gatun::embedding<T>(ids, table, y, tokens, hidden);                                      \
+    }                                                                                            \
+    CUEMU_EXPORT(NAME)
 
-GATUN_ELEMENTWISE(f32, float)
-GATUN_ELEMENTWISE(f16, __half)
-GATUN_ELEMENTWISE(bf16, __nv_bfloat16)
+GATUN_ADD(gatun_add_f32, float);
+GATUN_ADD(gatun_add_f16, __half);
+GATUN_ADD(gatun_add_bf16, __nv_bfloat16);
+GATUN_SILU_MUL(gatun_silu_mul_f32, float);
+GATUN_SILU_MUL(gatun_silu_mul_f16, __half);
+GATUN_SILU_MUL(gatun_silu_mul_bf16, __nv_bfloat16);
+GATUN_GELU_TANH(gatun_gelu_tanh_f32, float);
+GATUN_GELU_TANH(gatun_gelu_tanh_f16, __half);
+GATUN_GELU_TANH(gatun_gelu_tanh_bf16, __nv_bfloat16);
+GATUN_EMBEDDING(gatun_embedding_f32, float);
+GATUN_EMBEDDING(gatun_embedding_f16, __half);
+GATUN_EMBEDDING(gatun_embedding_bf16, __nv_bfloat16);

@@ -47,15 +47,10 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 #if defined(CUEMU_TSAN)
-extern "C" {
-void* __tsan_get_current_fiber(void);
-void* __tsan_create_fiber(unsigned flags);
-void __tsan_destroy_fiber(void* fiber);
-void __tsan_switch_to_fiber(void* fiber, unsigned flags);
-void __tsan_acquire(void* addr);
-void __tsan_release(void* addr);
-}
-static const unsigned kTsanNoSync = 1;  // __tsan_switch_to_fiber_no_sync
+#include <sanitizer/tsan_interface.h>
+// Every fiber switch is made without synchronization: otherwise TSan would order all CUDA
+// threads of a block and never report a race between them (barriers model their own order).
+static const unsigned kTsanNoSync = __tsan_switch_to_fiber_no_sync;
 #define TSAN_ACQUIRE(p) __tsan_acquire((void*)(p))
 #define TSAN_RELEASE(p) __tsan_release((void*)(p))
 #else

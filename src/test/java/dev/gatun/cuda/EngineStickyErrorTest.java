@@ -1,13 +1,9 @@
 package dev.gatun.cuda;
 
-import dev.gatun.bindings.cuda.CudaDriver;
 import dev.gatun.testing.CudaShim;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,15 +19,7 @@ class EngineStickyErrorTest {
     @Test
     void aStickyErrorStopsTheEngineCleanly() throws Exception {
         if (!CudaShim.active()) return; // on a real GPU this would poison the context of the whole suite
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path")));
-        for (String property : List.of(CudaDriver.LIBRARY_PROPERTY, "gatun.cuda.shim.resources"))
-            command.add("-D" + property + "=" + System.getProperty(property));
-        command.add("dev.gatun.testing.EngineStickyErrorOnShim");
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes());
-        assertTrue(process.waitFor(2, TimeUnit.MINUTES));
-        assertEquals(0, process.exitValue(), output);
+        String output = CudaShim.runInChildJvm("dev.gatun.testing.EngineStickyErrorOnShim");
         String stop = "engine stopped: cuda:0 ";
         String since = " is unusable since cuLaunchKernel failed: CUDA_ERROR_ILLEGAL_ADDRESS";
         for (int i = 0; i < 3; i++) { // two running, one waiting

@@ -3,12 +3,16 @@ package dev.gatun.testing;
 import dev.gatun.bindings.cuda.CudaDriver;
 import dev.gatun.device.Devices;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -55,6 +59,23 @@ public final class CudaShim {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
+    }
+
+    /**
+     * Runs {@code mainClass} in a child JVM on the same shim (a sticky error poisons the CUDA
+     * context for the rest of its process) and returns its output after checking it exited 0.
+     */
+    public static String runInChildJvm(String mainClass) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path")));
+        for (String property : List.of(CudaDriver.LIBRARY_PROPERTY, "gatun.cuda.shim.resources"))
+            command.add("-D" + property + "=" + System.getProperty(property));
+        command.add(mainClass);
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes());
+        if (!process.waitFor(2, TimeUnit.MINUTES)) throw new AssertionError(mainClass + " did not finish:\n" + output);
+        if (process.exitValue() != 0) throw new AssertionError(mainClass + " exited " + process.exitValue() + ":\n" + output);
+        return output;
     }
 
     /** Device allocations the shim holds now (the caching allocator's cached blocks included). */
