@@ -175,3 +175,30 @@ GATUN_CPU_API int gatun_cpu_cfg_rescale(int dtype, const void* model, const floa
 }
 #endif
 #endif
+
+// ---------------------------------------------------------------- DiT glue (dit.cpp; kernels/dit.cuh defines each op)
+#ifndef GATUN_CPU_DIT_DECL
+#define GATUN_CPU_DIT_DECL
+#ifdef __cplusplus
+extern "C" {
+#endif
+// Contiguous x, y [rows, cols], rows = batch * rows_per_batch; shift/scale/gate hold cols values per batch element,
+// element b's at b * mod_stride (>= cols). fp32 math, one rounding per output. Return 0 or a GATUN_CPU_E* code.
+// y = LayerNorm(x) (no affine; biased variance) * (1 + scale_b) + shift_b
+GATUN_CPU_API int gatun_cpu_ada_layer_norm(int dtype, const void* x, const void* shift, const void* scale, void* y,
+                                           long long rows, long long cols, long long rows_per_batch,
+                                           long long mod_stride, float eps);
+// out = x + gate_b * y (out may be x)
+GATUN_CPU_API int gatun_cpu_gated_residual(int dtype, const void* x, const void* gate, const void* y, void* out,
+                                           long long rows, long long cols, long long rows_per_batch,
+                                           long long gate_stride);
+// to_tokens != 0: latent [batch, c, f, h, w] -> tokens [batch, f/pt, (h/ph)(w/pw), c*pt*ph*pw]; else the inverse.
+GATUN_CPU_API int gatun_cpu_patchify(int dtype, const void* src, void* dst, long long batch, long long c, long long f,
+                                     long long h, long long w, long long pt, long long ph, long long pw, int to_tokens);
+// emb [n, dim] = [cos(t f_j) | sin(t f_j)] (f_j = max_period^(-j/(dim/2)), 0 in an odd dim's last column), t [n] fp32
+GATUN_CPU_API int gatun_cpu_timestep_embedding(int dtype, const float* t, void* emb, long long n, long long dim,
+                                               float max_period);
+#ifdef __cplusplus
+}
+#endif
+#endif

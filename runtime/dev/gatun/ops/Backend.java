@@ -43,4 +43,18 @@ sealed interface Backend permits CpuBackend, KernelBackend {
 
     /** Guidance rescale factors into fp32 {@code factor [n]} for {@code model [2n, len]}. */
     void cfgRescale(Tensor model, Tensor params, Tensor factor, long n, long len);
+
+    // ---- the DiT glue (kernels/dit.cuh); validated by DitOps ----
+
+    /** y = LayerNorm(x) · (1 + scale_b) + shift_b; rows of x/y contiguous, batch element b's vectors at b · modStride. */
+    void adaLayerNorm(DitOps.Modulated call, Tensor shift, Tensor scale, float eps);
+
+    /** out = x + gate_b · y. */
+    void gatedResidual(DitOps.Modulated call, Tensor gate, Tensor y);
+
+    /** Latent to tokens (toTokens) or back; both contiguous. */
+    void patchify(Tensor src, Tensor dst, DitOps.Patches p, boolean toTokens);
+
+    /** emb [n, dim] from fp32 timesteps t [n]. */
+    void timestepEmbedding(Tensor t, Tensor emb, float maxPeriod);
 }

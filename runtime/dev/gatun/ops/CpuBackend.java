@@ -111,6 +111,29 @@ record CpuBackend(CpuDevice device) implements Backend {
         device.library().cfgRescale(code(model.dtype()), model.dataAddress(), params.dataAddress(), factor.dataAddress(), n, len);
     }
 
+    @Override
+    public void adaLayerNorm(DitOps.Modulated c, Tensor shift, Tensor scale, float eps) {
+        device.library().adaLayerNorm(code(c.x().dtype()), c.x().dataAddress(), shift.dataAddress(), scale.dataAddress(),
+                c.out().dataAddress(), c.rows(), c.cols(), c.rowsPerBatch(), c.modStride(), eps);
+    }
+
+    @Override
+    public void gatedResidual(DitOps.Modulated c, Tensor gate, Tensor y) {
+        device.library().gatedResidual(code(c.x().dtype()), c.x().dataAddress(), gate.dataAddress(), y.dataAddress(),
+                c.out().dataAddress(), c.rows(), c.cols(), c.rowsPerBatch(), c.modStride());
+    }
+
+    @Override
+    public void patchify(Tensor src, Tensor dst, DitOps.Patches p, boolean toTokens) {
+        device.library().patchify(code(src.dtype()), src.dataAddress(), dst.dataAddress(), p.batch(), p.channels(), p.frames(),
+                p.height(), p.width(), p.pt(), p.ph(), p.pw(), toTokens);
+    }
+
+    @Override
+    public void timestepEmbedding(Tensor t, Tensor emb, float maxPeriod) {
+        device.library().timestepEmbedding(code(emb.dtype()), t.dataAddress(), emb.dataAddress(), emb.shape(0), emb.shape(1), maxPeriod);
+    }
+
     private static int code(DType dtype) {
         return switch (dtype) {
             case F32 -> CpuLibrary.F32;

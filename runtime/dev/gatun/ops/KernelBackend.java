@@ -152,6 +152,38 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
                 model, params, factor, n, len);
     }
 
+    /** kernels/dit.cuh: a row kernel, sized like the other row-wise ops (fixed per cols, so batch-invariant). */
+    @Override
+    public void adaLayerNorm(DitOps.Modulated c, Tensor shift, Tensor scale, float eps) {
+        launchRows("dit", "gatun_ada_layer_norm_", new Rows(c.x(), c.rows(), c.cols(), c.cols()), c.x(), shift, scale, c.out(),
+                c.rows(), c.cols(), c.rowsPerBatch(), c.modStride(), eps);
+    }
+
+    @Override
+    public void gatedResidual(DitOps.Modulated c, Tensor gate, Tensor y) {
+        long n = c.rows() * c.cols();
+        launchGridStride("gatun_gated_residual_" + suffix(c.x().dtype()), n, c.x(), gate, y, c.out(), n, c.cols(),
+                c.rowsPerBatch() * c.cols(), c.modStride());
+    }
+
+    /** Element moves without arithmetic: one kernel per element size. */
+    @Override
+    public void patchify(Tensor src, Tensor dst, DitOps.Patches p, boolean toTokens) {
+        long n = src.numel();
+        launchGridStride("gatun_" + (toTokens ? "" : "un") + "patchify_b" + 8 * src.dtype().byteSize(), n, src, dst, n,
+                p.channels(), p.frames(), p.height(), p.width(), (long) p.pt(), (long) p.ph(), (long) p.pw());
+    }
+
+    @Override
+    public void timestepEmbedding(Tensor t, Tensor emb, float maxPeriod) {
+        launchGridStride("gatun_timestep_embedding_" + suffix(emb.dtype()), emb.numel(), t, emb, emb.shape(0), emb.shape(1), maxPeriod);
+    }
+
+    private void launchGridStride(String name, long elements, Object... args) {
+        if (elements == 0) return;
+        launch("dit", name, Dim3.of((int) Math.min((elements + 255) / 256, MAX_GRID)), 256, args);
+    }
+
     /** Grid-stride elementwise kernels: 256 threads, one block per 256 elements up to MAX_GRID blocks. */
     private void launchElementwise(String prefix, DType dtype, long elements, Object... args) {
         if (elements == 0) return;

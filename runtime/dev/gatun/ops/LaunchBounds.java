@@ -32,7 +32,12 @@ public record LaunchBounds(String prefix, int maxThreads, int maxDynamicSharedBy
             new LaunchBounds("gatun_gelu_tanh_", 256, 0, false),
             new LaunchBounds("gatun_embedding_", 256, 0, false),
             new LaunchBounds("gatun_diffusion_step_", 256, 0, false),
-            new LaunchBounds("gatun_cfg_rescale_", 256, 0, false));
+            new LaunchBounds("gatun_cfg_rescale_", 256, 0, false),
+            new LaunchBounds("gatun_ada_layer_norm_", 1024, 0, false),
+            new LaunchBounds("gatun_gated_residual_", 256, 0, false),
+            new LaunchBounds("gatun_patchify_", 256, 0, false),
+            new LaunchBounds("gatun_unpatchify_", 256, 0, false),
+            new LaunchBounds("gatun_timestep_embedding_", 256, 0, false));
 
     /** The family of {@code kernel}, if Gatun launches it. */
     public static Optional<LaunchBounds> of(String kernel) {

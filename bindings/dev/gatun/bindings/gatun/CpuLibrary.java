@@ -29,6 +29,7 @@ public final class CpuLibrary {
             softmax, rmsNorm, rowSum, copy, prefill, decode, rope, kvAppendRope, fmaPeak,
             add, siluMul, geluTanh, embedding, prefillPaged, sample, philoxUniform, gemm;
     private final MethodHandle diffusionStep, cfgRescale;
+    private final MethodHandle adaLayerNorm, gatedResidual, patchify, timestepEmbedding;
 
     private CpuLibrary(Path path) {
         this.path = path;
@@ -74,6 +75,14 @@ public final class CpuLibrary {
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
         cfgRescale = handle(lib, "gatun_cpu_cfg_rescale", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_LONG));
+        adaLayerNorm = handle(lib, "gatun_cpu_ada_layer_norm", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_FLOAT));
+        gatedResidual = handle(lib, "gatun_cpu_gated_residual", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        patchify = handle(lib, "gatun_cpu_patchify", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
+        timestepEmbedding = handle(lib, "gatun_cpu_timestep_embedding", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_FLOAT));
     }
 
     /** Loads the library at {@code path} (the x86-64-v3 or the AVX-512 build). */
@@ -196,6 +205,29 @@ public final class CpuLibrary {
     /** Guidance rescale factors [n] fp32 for model [2n, len] = [cond | uncond] (kernels/diffusion.cuh). */
     public void cfgRescale(int dtype, long model, long params, long factor, long n, long len) {
         check("gatun_cpu_cfg_rescale", call(() -> (int) cfgRescale.invokeExact(dtype, model, params, factor, n, len)));
+    }
+
+    /** y = LayerNorm(x) · (1 + scale_b) + shift_b over contiguous rows; batch element b's vectors at b · modStride. */
+    public void adaLayerNorm(int dtype, long x, long shift, long scale, long y, long rows, long cols, long rowsPerBatch,
+                             long modStride, float eps) {
+        check("gatun_cpu_ada_layer_norm", call(() -> (int) adaLayerNorm.invokeExact(dtype, x, shift, scale, y, rows, cols,
+                rowsPerBatch, modStride, eps)));
+    }
+
+    /** out = x + gate_b · y over contiguous rows; batch element b's gate at b · gateStride. */
+    public void gatedResidual(int dtype, long x, long gate, long y, long out, long rows, long cols, long rowsPerBatch, long gateStride) {
+        check("gatun_cpu_gated_residual", call(() -> (int) gatedResidual.invokeExact(dtype, x, gate, y, out, rows, cols,
+                rowsPerBatch, gateStride)));
+    }
+
+    /** Latent [b, c, f, h, w] to tokens [b, f/pt, (h/ph)(w/pw), c·pt·ph·pw] (toTokens), or back. */
+    public void patchify(int dtype, long src, long dst, long b, long c, long f, long h, long w, long pt, long ph, long pw, boolean toTokens) {
+        check("gatun_cpu_patchify", call(() -> (int) patchify.invokeExact(dtype, src, dst, b, c, f, h, w, pt, ph, pw, toTokens ? 1 : 0)));
+    }
+
+    /** emb [n, dim] = [cos(t·f_j) | sin(t·f_j)] for fp32 t [n] (kernels/dit.cuh). */
+    public void timestepEmbedding(int dtype, long t, long emb, long n, long dim, float maxPeriod) {
+        check("gatun_cpu_timestep_embedding", call(() -> (int) timestepEmbedding.invokeExact(dtype, t, emb, n, dim, maxPeriod)));
     }
 
     /** GFLOP/s of independent FMA chains on every pool thread: the compute ceiling. */
