@@ -162,7 +162,7 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     @Override
     public void gatedResidual(DitOps.Modulated c, Tensor gate, Tensor y) {
         long n = c.rows() * c.cols();
-        launchGridStride("gatun_gated_residual_" + suffix(c.x().dtype()), n, c.x(), gate, y, c.out(), n, c.cols(),
+        launchGridStride("dit", "gatun_gated_residual_" + suffix(c.x().dtype()), n, c.x(), gate, y, c.out(), n, c.cols(),
                 c.rowsPerBatch() * c.cols(), c.modStride());
     }
 
@@ -170,24 +170,24 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     @Override
     public void patchify(Tensor src, Tensor dst, DitOps.Patches p, boolean toTokens) {
         long n = src.numel();
-        launchGridStride("gatun_" + (toTokens ? "" : "un") + "patchify_b" + 8 * src.dtype().byteSize(), n, src, dst, n,
+        launchGridStride("dit", "gatun_" + (toTokens ? "" : "un") + "patchify_b" + 8 * src.dtype().byteSize(), n, src, dst, n,
                 p.channels(), p.frames(), p.height(), p.width(), (long) p.pt(), (long) p.ph(), (long) p.pw());
     }
 
     @Override
     public void timestepEmbedding(Tensor t, Tensor emb, float maxPeriod) {
-        launchGridStride("gatun_timestep_embedding_" + suffix(emb.dtype()), emb.numel(), t, emb, emb.shape(0), emb.shape(1), maxPeriod);
-    }
-
-    private void launchGridStride(String name, long elements, Object... args) {
-        if (elements == 0) return;
-        launch("dit", name, Dim3.of((int) Math.min((elements + 255) / 256, MAX_GRID)), 256, args);
+        launchGridStride("dit", "gatun_timestep_embedding_" + suffix(emb.dtype()), emb.numel(), t, emb, emb.shape(0), emb.shape(1), maxPeriod);
     }
 
     /** Grid-stride elementwise kernels: 256 threads, one block per 256 elements up to MAX_GRID blocks. */
     private void launchElementwise(String prefix, DType dtype, long elements, Object... args) {
+        launchGridStride("elementwise", prefix + suffix(dtype), elements, args);
+    }
+
+    /** 256 threads, one block per 256 elements up to MAX_GRID blocks (the kernel strides over the rest). */
+    private void launchGridStride(String module, String name, long elements, Object... args) {
         if (elements == 0) return;
-        launch("elementwise", prefix + suffix(dtype), Dim3.of((int) Math.min((elements + 255) / 256, MAX_GRID)), 256, args);
+        launch(module, name, Dim3.of((int) Math.min((elements + 255) / 256, MAX_GRID)), 256, args);
     }
 
     /** A fixed-shape launch without dynamic shared memory. */
