@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "../cuemu/cuemu.h"
+#include "device_work.h"
 #include "image.h"
 
 // cuda.h maps cuEventElapsedTime to cuEventElapsedTime_v2; the shim exports both.
@@ -143,7 +144,7 @@ struct State {
   bool verbose = false;
 
   // counters
-  long long n_allocs = 0, n_frees = 0, n_launches = 0, n_resets = 0, n_freed_by_reset = 0;
+  long long n_allocs = 0, n_frees = 0, n_launches = 0, n_library_calls = 0, n_resets = 0, n_freed_by_reset = 0;
 };
 
 State& S() {
@@ -1155,6 +1156,25 @@ SHIM_API CUresult cuLaunchKernel(CUfunction hfunc, unsigned int gx, unsigned int
   return CUDA_SUCCESS;
 }
 
+// ================================================================== work of the shim's other libraries
+CUresult gatun_cudashim::run_on_device(const char* call, CUstream stream, const DeviceRange* ranges, size_t count,
+                                       void (*work)(void*), void* arg) {
+  State& s = S();
+  std::lock_guard<std::mutex> g(s.mu);
+  if (CUresult r = need_ctx(s, call)) return r;
+  if (CUresult r = check_stream(s, call, stream)) return r;
+  for (size_t i = 0; i < count; i++) {
+    const uintptr_t p = uintptr_t(ranges[i].ptr);
+    if (ranges[i].bytes && !find_alloc(s, p, ranges[i].bytes))
+      return poison(s, CUDA_ERROR_ILLEGAL_ADDRESS, call, fmt("operand %zu: ", i) + describe_bad(s, p, ranges[i].bytes));
+  }
+  work(arg);
+  s.n_library_calls++;
+  return CUDA_SUCCESS;
+}
+
+const char* gatun_cudashim::last_error() { return t_detail.c_str(); }
+
 // ================================================================== control (test harness)
 SHIM_API int gatun_cudashim_configure(const char* key, const char* value) {
   if (!key) return 1;
@@ -1187,6 +1207,7 @@ SHIM_API long long gatun_cudashim_stat(const char* name) {
   if (n == "allocations") return s.n_allocs;
   if (n == "frees") return s.n_frees;
   if (n == "launches") return s.n_launches;
+  if (n == "library_calls") return s.n_library_calls;
   if (n == "resets") return s.n_resets;
   if (n == "freed_by_reset") return s.n_freed_by_reset;
   if (n == "modules") return (long long)s.modules.size();

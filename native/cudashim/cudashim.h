@@ -36,9 +36,10 @@ long long gatun_cudashim_live_bytes(void);
 
 // Counters by name, -1 for an unknown name: "live_allocations", "live_bytes",
 // "committed_bytes" (page-rounded), "pool_bytes", "allocations", "frees", "launches"
-// (kernels run), "resets" (primary context destroyed), "freed_by_reset" (allocations a
-// reset had to free: leaks of the code that released the context), "modules", "streams",
-// "events", "sticky" (the sticky CUresult now, 0 if none), "ctx_refcount".
+// (kernels run), "library_calls" (cuBLAS calls run, cublas.cpp), "resets" (primary context
+// destroyed), "freed_by_reset" (allocations a reset had to free: leaks of the code that
+// released the context), "modules", "streams", "events", "sticky" (the sticky CUresult now,
+// 0 if none), "ctx_refcount".
 long long gatun_cudashim_stat(const char* name);
 
 // The detail of the last error returned to the calling thread (which call, which pointer,

@@ -1,5 +1,6 @@
 package dev.gatun.cli;
 
+import dev.gatun.device.CudaDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
 import dev.gatun.device.Devices;
@@ -77,6 +78,7 @@ public final class Main {
             try {
                 Device device = Devices.get(kind.id());
                 out.printf("%-5s %s%n", kind.id(), device.description());
+                if (device instanceof CudaDevice cuda) out.printf("%-5s GEMM: %s%n", "", cuda.gemmLibrary());
             } catch (RuntimeException e) {
                 out.printf("%-5s unavailable: %s%n", kind.id(), e.getMessage());
             }

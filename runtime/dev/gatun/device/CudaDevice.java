@@ -37,6 +37,8 @@ public final class CudaDevice extends Device implements KernelLauncher {
     private final Map<String, MemorySegment> functions = new HashMap<>();
     private final Map<MemorySegment, Integer> dynamicSmemAllowed = new HashMap<>();
     private volatile CudaException sticky;
+    private final Optional<CudaGemm> gemm;
+    private final String kernelGemmReason;
 
     private CudaDevice(CudaDriver driver, int ordinal, MemorySegment context, Raw raw) {
         super(raw);
@@ -50,6 +52,9 @@ public final class CudaDevice extends Device implements KernelLauncher {
                 + driver.deviceAttribute(CuDeviceAttribute.COMPUTE_CAPABILITY_MINOR, dev) + ", "
                 + driver.deviceAttribute(CuDeviceAttribute.MULTIPROCESSOR_COUNT, dev) + " SMs, "
                 + driver.deviceTotalMem(dev) / (1L << 20) + " MiB)";
+        String[] why = {null};
+        this.gemm = CudaGemm.choose(this, why);
+        this.kernelGemmReason = why[0];
     }
 
     private static synchronized CudaAvailability availability() {
@@ -87,6 +92,14 @@ public final class CudaDevice extends Device implements KernelLauncher {
     @Override public String description() { return "cuda:" + ordinal + " " + name; }
 
     @Override public boolean hostAccessible() { return false; }
+
+    /** cuBLAS for the bias-free projections, when loaded (see {@link CudaGemm#PROPERTY}). */
+    public Optional<CudaGemm> cublas() { return gemm; }
+
+    /** Which GEMM the linear layers run on this device, and why. */
+    public String gemmLibrary() {
+        return gemm.map(CudaGemm::describe).orElse("kernels/gemm.cuh (no cuBLAS: " + kernelGemmReason + ")");
+    }
 
     @Override public Stream defaultStream() { return defaultStream; }
 
@@ -186,7 +199,7 @@ public final class CudaDevice extends Device implements KernelLauncher {
     }
 
     /** Runs a driver call sequence, remembering a sticky error so later calls report it. */
-    private void guarded(Runnable calls) {
+    void guarded(Runnable calls) {
         bind();
         try {
             calls.run();
@@ -196,7 +209,7 @@ public final class CudaDevice extends Device implements KernelLauncher {
         }
     }
 
-    private MemorySegment handle(Stream stream) {
+    MemorySegment handle(Stream stream) {
         if (!(stream instanceof CudaStream s) || s.device != this)
             throw new IllegalArgumentException("stream " + stream + " does not belong to " + description());
         return s.handle;

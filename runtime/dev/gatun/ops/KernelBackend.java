@@ -1,5 +1,7 @@
 package dev.gatun.ops;
 
+import dev.gatun.bindings.blas.CuBlas;
+import dev.gatun.device.CudaDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.Dim3;
 import dev.gatun.device.Kernel;
@@ -96,6 +98,7 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     }
 
     /**
+     * cuBLAS on a cuda device that has it (bias-free projections; the kernels fuse the bias), else
      * kernels/gemm.cuh: 128×128 tiles (tensor cores for fp16/bf16), or 64×64 tiles when the big
      * ones would be too few to fill a GPU (decode-sized m).
      */
@@ -103,6 +106,11 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     public void linear(Rows x, Tensor w, Tensor bias, Rows y) {
         long m = x.rows(), n = y.cols(), k = x.cols();
         if (m == 0 || n == 0) return;
+        if (bias == null && device instanceof CudaDevice cuda && cuda.cublas().isPresent()) {
+            cuda.cublas().get().linear(x.tensor().dataAddress(), x.rowStride(), w.dataAddress(), y.tensor().dataAddress(),
+                    y.rowStride(), (int) m, (int) n, (int) k, blasType(x.dtype()));
+            return;
+        }
         boolean small = ((m + 127) / 128) * ((n + 127) / 128) < GEMM_BIG_TILES_MIN;
         int tile = small ? 64 : 128;
         boolean f32 = x.dtype() == DType.F32;
@@ -226,6 +234,15 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
                 Math.max(32, Long.highestOneBit(Math.max(1, perThread8) * 2 - 1)));
         launcher.launch(new Kernel(module, name), Dim3.of((int) Math.min(x.rows(), MAX_GRID)),
                 Dim3.of(threads), 0, device.defaultStream(), args);
+    }
+
+    private static CuBlas.DataType blasType(DType dtype) {
+        return switch (dtype) {
+            case F32 -> CuBlas.DataType.R_32F;
+            case F16 -> CuBlas.DataType.R_16F;
+            case BF16 -> CuBlas.DataType.R_16BF;
+            default -> throw new AssertionError(dtype);
+        };
     }
 
     private static String suffix(DType dtype) {

@@ -9,25 +9,25 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Resolves driver symbols of one library into downcall handles, collecting the names it
- * could not find so that {@link CudaDriver#load} reports all of them at once instead of
- * failing on the first.
+ * Resolves the symbols of one CUDA library (the driver, cuBLAS) into downcall handles,
+ * collecting the names it could not find so that a loader reports all of them at once
+ * instead of failing on the first.
  */
-final class Binder {
+public final class Binder {
 
-    /** A bound driver function: the exact symbol (for error messages) and its handle. */
-    record Fn(String symbol, MethodHandle handle) {}
+    /** A bound function: the exact symbol (for error messages) and its handle. */
+    public record Fn(String symbol, MethodHandle handle) {}
 
     private final SymbolLookup lookup;
     private final Linker linker = Linker.nativeLinker();
     private final List<String> missing = new ArrayList<>();
 
-    Binder(SymbolLookup lookup) {
+    public Binder(SymbolLookup lookup) {
         this.lookup = lookup;
     }
 
     /** A required symbol; when absent it is recorded as missing and {@code null} returned. */
-    Fn require(String symbol, FunctionDescriptor descriptor) {
+    public Fn require(String symbol, FunctionDescriptor descriptor) {
         Fn fn = find(symbol, descriptor).orElse(null);
         if (fn == null) {
             missing.add(symbol);
@@ -36,7 +36,7 @@ final class Binder {
     }
 
     /** The first symbol present, for entry points renamed across driver versions. */
-    Fn requireFirst(FunctionDescriptor descriptor, String... symbols) {
+    public Fn requireFirst(FunctionDescriptor descriptor, String... symbols) {
         for (String symbol : symbols) {
             Optional<Fn> fn = find(symbol, descriptor);
             if (fn.isPresent()) {
@@ -48,11 +48,11 @@ final class Binder {
     }
 
     /** A symbol the binding can do without. */
-    Optional<Fn> find(String symbol, FunctionDescriptor descriptor) {
+    public Optional<Fn> find(String symbol, FunctionDescriptor descriptor) {
         return lookup.find(symbol).map(address -> new Fn(symbol, linker.downcallHandle(address, descriptor)));
     }
 
-    List<String> missing() {
+    public List<String> missing() {
         return List.copyOf(missing);
     }
 }

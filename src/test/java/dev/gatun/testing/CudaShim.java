@@ -1,5 +1,6 @@
 package dev.gatun.testing;
 
+import dev.gatun.bindings.blas.CuBlas;
 import dev.gatun.bindings.cuda.CudaDriver;
 import dev.gatun.device.Devices;
 
@@ -25,7 +26,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * through {@code gatun_cudashim_configure}.
  */
 public final class CudaShim {
-    private static MethodHandle configure, liveAllocations, liveBytes;
+    private static MethodHandle configure, liveAllocations, liveBytes, stat;
 
     private CudaShim() {}
 
@@ -44,6 +45,7 @@ public final class CudaShim {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         liveAllocations = linker.downcallHandle(shim.find("gatun_cudashim_live_allocations").orElseThrow(), FunctionDescriptor.of(JAVA_LONG));
         liveBytes = linker.downcallHandle(shim.find("gatun_cudashim_live_bytes").orElseThrow(), FunctionDescriptor.of(JAVA_LONG));
+        stat = linker.downcallHandle(shim.find("gatun_cudashim_stat").orElseThrow(), FunctionDescriptor.of(JAVA_LONG, ADDRESS));
         String resources = System.getProperty("gatun.cuda.shim.resources");
         if (resources != null) configure("resources", resources);
     }
@@ -61,6 +63,20 @@ public final class CudaShim {
         }
     }
 
+    /** A shim counter by name (cudashim.h): "launches", "library_calls", "live_allocations", ... */
+    public static long stat(String name) {
+        install();
+        try (Arena arena = Arena.ofConfined()) {
+            long value = (long) stat.invokeExact(arena.allocateFrom(name));
+            if (value < 0) throw new IllegalArgumentException("the shim has no counter " + name);
+            return value;
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     /**
      * Runs {@code mainClass} in a child JVM on the same shim (a sticky error poisons the CUDA
      * context for the rest of its process) and returns its output after checking it exited 0.
@@ -68,7 +84,7 @@ public final class CudaShim {
     public static String runInChildJvm(String mainClass) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path")));
-        for (String property : List.of(CudaDriver.LIBRARY_PROPERTY, "gatun.cuda.shim.resources"))
+        for (String property : List.of(CudaDriver.LIBRARY_PROPERTY, CuBlas.LIBRARY_PROPERTY, "gatun.cuda.shim.resources"))
             command.add("-D" + property + "=" + System.getProperty(property));
         command.add(mainClass);
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
