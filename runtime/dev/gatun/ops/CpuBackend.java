@@ -60,7 +60,7 @@ record CpuBackend(CpuDevice device) implements Backend {
     @Override
     public void rope(AttentionCalls.Rope c) {
         device.library().rope(code(c.x().dtype()), c.x().dataAddress(), c.positions().dataAddress(), c.tokens(), c.heads(),
-                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().scaling().arguments(), c.rope().style().ordinal());
     }
 
     @Override
@@ -68,7 +68,7 @@ record CpuBackend(CpuDevice device) implements Backend {
         device.library().kvAppendRope(code(c.q().dtype()), c.q().dataAddress(), c.k().dataAddress(), c.v().dataAddress(),
                 c.kCache().dataAddress(), c.vCache().dataAddress(), c.slots().dataAddress(), c.positions().dataAddress(),
                 c.tokens(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(), c.rope().rotaryDim(), c.rope().theta(),
-                c.rope().style().ordinal());
+                c.rope().scaling().arguments(), c.rope().style().ordinal());
     }
 
     @Override

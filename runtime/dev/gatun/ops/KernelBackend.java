@@ -86,15 +86,19 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
 
     @Override
     public void rope(AttentionCalls.Rope c) {
+        Attention.RopeScaling sc = c.rope().scaling();
         launch("rope", "gatun_rope_" + suffix(c.x().dtype()), Dim3.of(c.tokens()), 128, c.x(), c.positions(), c.tokens(), c.heads(),
-                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), sc.factor(), sc.lowFreqFactor(), sc.highFreqFactor(),
+                sc.originalMaxPositions(), c.rope().style().ordinal());
     }
 
     @Override
     public void appendKv(AttentionCalls.AppendKv c) {
+        Attention.RopeScaling sc = c.rope().scaling();
         launch("kv_cache", "gatun_kv_append_rope_" + suffix(c.q().dtype()), Dim3.of(c.tokens()), 128, c.q(), c.k(), c.v(),
                 c.kCache(), c.vCache(), c.slots(), c.positions(), c.tokens(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(),
-                c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+                c.rope().rotaryDim(), c.rope().theta(), sc.factor(), sc.lowFreqFactor(), sc.highFreqFactor(), sc.originalMaxPositions(),
+                c.rope().style().ordinal());
     }
 
     /**

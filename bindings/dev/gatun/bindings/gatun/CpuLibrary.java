@@ -52,10 +52,11 @@ public final class CpuLibrary {
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
         rope = handle(lib, "gatun_cpu_rope", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
-                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_INT));
         kvAppendRope = handle(lib, "gatun_cpu_kv_append_rope", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT,
+                JAVA_FLOAT, JAVA_INT));
         fmaPeak = handle(lib, "gatun_cpu_fma_peak_gflops", FunctionDescriptor.of(JAVA_DOUBLE, JAVA_LONG));
         prefillPaged = handle(lib, "gatun_cpu_attention_prefill_paged", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
@@ -130,14 +131,19 @@ public final class CpuLibrary {
                 out, lse, batch, qHeads, kvHeads, headDim, blockSize, maxBlocksPerSeq, splitSize, scale, windowLeft)));
     }
 
-    public void rope(int dtype, long x, long positions, int tokens, int heads, int headDim, int rotaryDim, float theta, int style) {
-        check("gatun_cpu_rope", call(() -> (int) rope.invokeExact(dtype, x, positions, tokens, heads, headDim, rotaryDim, theta, style)));
+    /** RoPE with theta and rope_scaling {factor, low_freq_factor, high_freq_factor, original_max_positions} (gatun_cpu.h). */
+    public void rope(int dtype, long x, long positions, int tokens, int heads, int headDim, int rotaryDim, float theta,
+                     float[] scaling, int style) {
+        check("gatun_cpu_rope", call(() -> (int) rope.invokeExact(dtype, x, positions, tokens, heads, headDim, rotaryDim, theta,
+                scaling[0], scaling[1], scaling[2], scaling[3], style)));
     }
 
     public void kvAppendRope(int dtype, long q, long k, long v, long kCache, long vCache, long slotMapping, long positions,
-                             int tokens, int qHeads, int kvHeads, int headDim, int blockSize, int rotaryDim, float theta, int style) {
+                             int tokens, int qHeads, int kvHeads, int headDim, int blockSize, int rotaryDim, float theta,
+                             float[] scaling, int style) {
         check("gatun_cpu_kv_append_rope", call(() -> (int) kvAppendRope.invokeExact(dtype, q, k, v, kCache, vCache, slotMapping,
-                positions, tokens, qHeads, kvHeads, headDim, blockSize, rotaryDim, theta, style)));
+                positions, tokens, qHeads, kvHeads, headDim, blockSize, rotaryDim, theta, scaling[0], scaling[1], scaling[2],
+                scaling[3], style)));
     }
 
     /** Chunked prefill whose keys and values are read from the paged cache through block tables. */
