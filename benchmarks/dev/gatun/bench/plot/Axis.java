@@ -52,10 +52,11 @@ final class Axis {
     List<Double> ticks() {
         List<Double> ticks = new ArrayList<>();
         if (log) {
-            int decades = (int) Math.round(Math.log10(max / min));
-            for (double p = min; p <= max * 1.0001; p *= 10) {
+            int lo = (int) Math.round(Math.log10(min)), hi = (int) Math.round(Math.log10(max));
+            for (int e = lo; e <= hi; e++) {
+                double p = Math.pow(10, e);
                 ticks.add(p);
-                if (decades <= 3 && p * 10 <= max * 1.0001) {
+                if (hi - lo <= 3 && e < hi) {
                     ticks.add(2 * p);
                     ticks.add(5 * p);
                 }

@@ -62,12 +62,14 @@ public final class BarChart {
         List<String> groups = new ArrayList<>();
         for (Bar b : bars) if (!groups.contains(b.group())) groups.add(b.group());
         double slot = (bottom - top - 16.0) / Math.max(bars.size(), 1);
+        List<double[]> drawn = new ArrayList<>();
         for (int i = 0; i < bars.size(); i++) {
             Bar b = bars.get(i);
             double y0 = top + 8 + slot * i, h = slot * 0.72;
             double x0 = x.pixel(0, left, right), x1 = Double.isFinite(b.value()) ? x.pixel(b.value(), left, right) : x0;
             c.g.setColor(Canvas.color(groups.indexOf(b.group())));
             c.g.fill(new java.awt.geom.Rectangle2D.Double(Math.min(x0, x1), y0, Math.abs(x1 - x0), h));
+            for (double px = Math.min(x0, x1); px <= Math.max(x0, x1) + 60; px += 4) drawn.add(new double[] {px, y0 + h / 2}); // bar and its value
             c.g.setColor(Color.BLACK);
             c.g.setFont(Canvas.SMALL);
             int textY = (int) (y0 + h / 2 + fm.getAscent() / 2.0 - 1);
@@ -86,7 +88,7 @@ public final class BarChart {
         if (groups.size() > 1) {
             List<Color> colors = new ArrayList<>();
             for (int i = 0; i < groups.size(); i++) colors.add(Canvas.color(i));
-            c.legend(groups, colors, groups.stream().map(g -> LineChart.Style.LINE).toList(), right, top + 14);
+            c.legend(groups, colors, groups.stream().map(g -> LineChart.Style.LINE).toList(), left, top + 14, right, bottom, drawn);
         }
         return c;
     }

@@ -103,14 +103,29 @@ final class Canvas {
         g.setStroke(new BasicStroke(1f));
     }
 
-    /** A legend box at the top right of the plot area: each entry a sample of its series' line or marker, and its name. */
-    void legend(List<String> names, List<Color> colors, List<LineChart.Style> styles, int right, int top) {
+    /**
+     * A legend box in the corner of the plot area that hides the fewest of {@code occupied} (pixel
+     * points of the data): each entry a sample of its series' line or marker, and its name.
+     */
+    void legend(List<String> names, List<Color> colors, List<LineChart.Style> styles, int left, int top, int right, int bottom,
+                List<double[]> occupied) {
         if (names.isEmpty()) return;
         g.setFont(SMALL);
         var fm = g.getFontMetrics();
         int w = 0;
         for (String n : names) w = Math.max(w, fm.stringWidth(n));
-        int rowH = fm.getHeight() + 2, boxW = w + 44, boxH = rowH * names.size() + 8, x0 = right - boxW - 8, y0 = top + 8;
+        int rowH = fm.getHeight() + 2, boxW = w + 44, boxH = rowH * names.size() + 8;
+        int[][] corners = {{right - boxW - 8, top + 8}, {left + 8, top + 8}, {right - boxW - 8, bottom - boxH - 8}, {left + 8, bottom - boxH - 8}};
+        int x0 = corners[0][0], y0 = corners[0][1], fewest = Integer.MAX_VALUE;
+        for (int[] c : corners) {
+            int hidden = 0;
+            for (double[] p : occupied) if (p[0] >= c[0] && p[0] <= c[0] + boxW && p[1] >= c[1] && p[1] <= c[1] + boxH) hidden++;
+            if (hidden < fewest) {
+                fewest = hidden;
+                x0 = c[0];
+                y0 = c[1];
+            }
+        }
         g.setColor(new Color(255, 255, 255, 225));
         g.fillRect(x0, y0, boxW, boxH);
         g.setColor(GRID.darker());

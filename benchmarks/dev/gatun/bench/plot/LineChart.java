@@ -62,6 +62,7 @@ public final class LineChart {
         c.axes(x, y, left, top, right, bottom, xLabel, yLabel);
         c.g.setClip(left, top, right - left + 1, bottom - top + 1);
         List<Color> colors = new ArrayList<>();
+        List<double[]> drawn = new ArrayList<>();
         for (int i = 0; i < series.size(); i++) {
             Series s = series.get(i);
             Color color = Canvas.color(i);
@@ -78,20 +79,31 @@ public final class LineChart {
                         continue;
                     }
                     double px = x.pixel(s.x()[j], left, right), py = y.pixel(s.y()[j], bottom, top);
+                    if (pen) along(drawn, line.getCurrentPoint().getX(), line.getCurrentPoint().getY(), px, py);
                     if (pen) line.lineTo(px, py);
                     else line.moveTo(px, py);
                     pen = true;
                 }
                 c.g.draw(line);
             }
-            if (s.style() == Style.POINTS || (s.style() == Style.LINE && s.x().length <= MAX_MARKED))
-                for (int j : order)
-                    if (x.shows(s.x()[j]) && y.shows(s.y()[j])) c.marker(x.pixel(s.x()[j], left, right), y.pixel(s.y()[j], bottom, top));
+            boolean marked = s.style() == Style.POINTS || (s.style() == Style.LINE && s.x().length <= MAX_MARKED);
+            for (int j : order)
+                if (x.shows(s.x()[j]) && y.shows(s.y()[j])) {
+                    double px = x.pixel(s.x()[j], left, right), py = y.pixel(s.y()[j], bottom, top);
+                    drawn.add(new double[] {px, py});
+                    if (marked) c.marker(px, py);
+                }
         }
         c.g.setClip(null);
         c.g.setStroke(new BasicStroke(1f));
-        c.legend(series.stream().map(Series::name).toList(), colors, series.stream().map(Series::style).toList(), right, top);
+        c.legend(series.stream().map(Series::name).toList(), colors, series.stream().map(Series::style).toList(), left, top, right, bottom, drawn);
         return c;
+    }
+
+    /** Points every 4 pixels along a drawn segment, so that the legend avoids lines as well as markers. */
+    private static void along(List<double[]> drawn, double x0, double y0, double x1, double y1) {
+        int steps = (int) Math.ceil(Math.hypot(x1 - x0, y1 - y0) / 4);
+        for (int k = 1; k < steps; k++) drawn.add(new double[] {x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps});
     }
 
     private static Integer[] sortedByX(Series s) {
