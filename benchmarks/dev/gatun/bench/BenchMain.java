@@ -6,6 +6,7 @@ import dev.gatun.device.DeviceKind;
 import dev.gatun.device.Devices;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
@@ -77,7 +78,7 @@ public final class BenchMain {
                 String subtitle = chosen.stream().map(Device::description).collect(Collectors.joining("; ")) + "; " + LocalDate.now();
                 for (Path file : BenchPlots.write(rows, subtitle, plot)) System.out.println("plot: " + file);
             }
-        } catch (IllegalArgumentException | IllegalStateException | IOException e) {
+        } catch (IllegalArgumentException | IllegalStateException | IOException | UncheckedIOException e) {
             System.err.println("gatun bench: " + e.getMessage());
             if (debug) e.printStackTrace();
             System.exit(2);

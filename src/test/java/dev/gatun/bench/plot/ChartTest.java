@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import javax.imageio.ImageIO;
+import java.awt.GraphicsEnvironment;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +31,7 @@ class ChartTest {
         assertEquals(620, image.getHeight());
         for (int i = 0; i < 3; i++) assertTrue(count(image, Canvas.color(i).getRGB()) > 20, "series " + i + " drawn");
         assertTrue(count(image, 0xFFFFFFFF) < image.getWidth() * image.getHeight() * 0.97, "not blank");
+        assertTrue(GraphicsEnvironment.isHeadless(), "charts are drawn headless, whatever the display");
     }
 
     @Test
