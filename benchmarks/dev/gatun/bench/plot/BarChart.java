@@ -69,7 +69,8 @@ public final class BarChart {
             double x0 = x.pixel(0, left, right), x1 = Double.isFinite(b.value()) ? x.pixel(b.value(), left, right) : x0;
             c.g.setColor(Canvas.color(groups.indexOf(b.group())));
             c.g.fill(new java.awt.geom.Rectangle2D.Double(Math.min(x0, x1), y0, Math.abs(x1 - x0), h));
-            for (double px = Math.min(x0, x1); px <= Math.max(x0, x1) + 60; px += 4) drawn.add(new double[] {px, y0 + h / 2}); // bar and its value
+            for (double px = Math.min(x0, x1); px <= Math.max(x0, x1) + 60; px += 4) // the bar and its printed value
+                for (double py = y0; py <= y0 + h; py += h / 4) drawn.add(new double[] {px, py});
             c.g.setColor(Color.BLACK);
             c.g.setFont(Canvas.SMALL);
             int textY = (int) (y0 + h / 2 + fm.getAscent() / 2.0 - 1);
@@ -82,7 +83,7 @@ public final class BarChart {
             c.g.setStroke(Canvas.stroke(true));
             c.g.drawLine(px, top, px, bottom);
             c.g.setFont(Canvas.SMALL);
-            c.g.drawString(referenceLabel, px + 4, top + fm.getAscent() + 2);
+            c.g.drawString(referenceLabel, px - fm.stringWidth(referenceLabel) / 2, top - 4); // above the plot, clear of the bars
         }
         c.frame(left, top, right, bottom);
         if (groups.size() > 1) {
