@@ -32,34 +32,13 @@
 #pragma once
 
 #include "common.cuh"
+#include "rope_scaling.h"
 
 namespace gatun {
 
 constexpr int kRopeMaxHalf = 256;  // rotary_dim <= 512
 constexpr int kRopeNeox = 0;
 constexpr int kRopeInterleaved = 1;
-
-// The frequency scaling of long-context checkpoints (Hugging Face rope_scaling), applied in double
-// before the one rounding to fp32: factor == 1 none; original == 0 "linear" (every frequency / factor,
-// i.e. positions / factor); else "llama3": wavelengths 2π/f shorter than original/high keep their
-// frequency, longer than original/low are divided by factor, and in between they are interpolated.
-struct RopeScaling {
-    float factor, low, high, original;
-};
-
-__device__ __forceinline__ float rope_inv_freq(int i, int rotary_dim, float theta, RopeScaling sc) {
-    double f = pow((double)theta, -2.0 * (double)i / (double)rotary_dim);
-    if (sc.factor != 1.0f) {
-        const double wavelen = 6.283185307179586 / f;
-        if (sc.original == 0.0f || wavelen > (double)sc.original / sc.low) {
-            f /= sc.factor;
-        } else if (wavelen >= (double)sc.original / sc.high) {
-            const double smooth = ((double)sc.original / wavelen - sc.low) / ((double)sc.high - sc.low);
-            f = (1.0 - smooth) * f / sc.factor + smooth * f;
-        }
-    }
-    return (float)f;
-}
 
 // Block-level: inv_freq[i] for i < half. Caller syncs before reading.
 __device__ __forceinline__ void rope_fill_inv_freq(float* inv_freq, int rotary_dim, float theta, RopeScaling sc) {

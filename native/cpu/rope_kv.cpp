@@ -1,6 +1,6 @@
 // RoPE (NeoX and interleaved) and the fused decode-step KV append.
 // Numerics (the GPU kernels follow the same recipe, so the two agree within a few ulps):
-//   inv_freq_i = (float)(pow((double)theta, -2i / rotary_dim) scaled by rope_scaling)  (one rounding)
+//   inv_freq_i = gatun::rope_inv_freq (kernels/rope_scaling.h: theta^(-2i/rotary_dim) with rope_scaling, one rounding)
 //   angle      = (float)pos * inv_freq_i                        (one fp32 multiply)
 //   c, s       = cosf(angle), sinf(angle)                       (glibc, < 1 ulp)
 //   x1' = fma(x1, c, x2 * -s),  x2' = fma(x2, c, x1 * s)        (fp32, rounded once to the dtype)
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../../kernels/rope_scaling.h"
 #include "rows.h"
 
 #pragma GCC visibility push(hidden)
@@ -87,31 +88,13 @@ void rope_row(const typename Dt::T* src, typename Dt::T* dst, int D, int rd, int
   if (dst != src && D > rd) memcpy(dst + rd, src + rd, (size_t)(D - rd) * sizeof(*src));
 }
 
-struct RopeScaling {
-  float factor, low, high, original;
-};
-
-// rope_scaling as kernels/rope.cuh applies it (same double arithmetic, one rounding): factor 1 none;
-// original 0 "linear"; else "llama3" (long wavelengths / factor, short kept, interpolated between).
-std::vector<float> inv_freqs(int rd, float theta, const RopeScaling& sc) {
+std::vector<float> inv_freqs(int rd, float theta, const gatun::RopeScaling& sc) {
   std::vector<float> inv(rd / 2);
-  for (int i = 0; i < rd / 2; ++i) {
-    double f = pow((double)theta, -2.0 * i / rd);
-    if (sc.factor != 1.0f) {
-      const double wavelen = 6.283185307179586 / f;
-      if (sc.original == 0.0f || wavelen > (double)sc.original / sc.low) {
-        f /= sc.factor;
-      } else if (wavelen >= (double)sc.original / sc.high) {
-        const double smooth = ((double)sc.original / wavelen - sc.low) / ((double)sc.high - sc.low);
-        f = (1.0 - smooth) * f / sc.factor + smooth * f;
-      }
-    }
-    inv[i] = (float)f;
-  }
+  for (int i = 0; i < rd / 2; ++i) inv[i] = gatun::rope_inv_freq(i, rd, theta, sc);
   return inv;
 }
 
-int check_rope(int D, int rd, float theta, const RopeScaling& sc, int style) {
+int check_rope(int D, int rd, float theta, const gatun::RopeScaling& sc, int style) {
   if (D < 1 || D > kMaxDim || rd < 0 || rd > D || rd % 2 || (style != 0 && style != 1)) return GATUN_CPU_ESHAPE;
   if (rd > 0 && !(theta > 0.f && isfinite(theta))) return GATUN_CPU_ESHAPE;
   if (!(sc.factor > 0.f && isfinite(sc.factor)) || !(sc.original >= 0.f && isfinite(sc.original))) return GATUN_CPU_ESHAPE;
@@ -128,7 +111,7 @@ extern "C" int gatun_cpu_rope(int dtype, void* x, const int* positions, int num_
                               float scale_original, int style) {
   using namespace GATUN_NS;
   if (!dtype_size(dtype)) return GATUN_CPU_EDTYPE;
-  const RopeScaling scaling{scale_factor, scale_low, scale_high, scale_original};
+  const gatun::RopeScaling scaling{scale_factor, scale_low, scale_high, scale_original};
   if (num_tokens < 0 || num_heads < 1) return GATUN_CPU_ESHAPE;
   if (int rc = check_rope(head_dim, rotary_dim, theta, scaling, style)) return rc;
   if (num_tokens == 0 || rotary_dim == 0) return GATUN_CPU_OK;
@@ -162,7 +145,7 @@ extern "C" int gatun_cpu_kv_append_rope(int dtype, void* q, const void* k, const
                                         float scale_low, float scale_high, float scale_original, int style) {
   using namespace GATUN_NS;
   if (!dtype_size(dtype)) return GATUN_CPU_EDTYPE;
-  const RopeScaling scaling{scale_factor, scale_low, scale_high, scale_original};
+  const gatun::RopeScaling scaling{scale_factor, scale_low, scale_high, scale_original};
   if (num_tokens < 0 || num_q_heads < 0 || num_kv_heads < 1 || block_size < 1) return GATUN_CPU_ESHAPE;
   if (int rc = check_rope(head_dim, rotary_dim, theta, scaling, style)) return rc;
   if (num_tokens == 0) return GATUN_CPU_OK;
