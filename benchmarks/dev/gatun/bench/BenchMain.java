@@ -1,6 +1,7 @@
 package dev.gatun.bench;
 
 import dev.gatun.device.CpuDevice;
+import dev.gatun.device.CudaDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
 import dev.gatun.device.Devices;
@@ -105,6 +106,7 @@ public final class BenchMain {
         List<BenchRow> rows = new ArrayList<>();
         for (Device device : devices) {
             System.out.printf("device: %s%s%n", device.description(), note(device));
+            if (device instanceof CudaDevice cuda) System.out.printf("  linear without bias runs on: %s%n", cuda.gemmLibrary());
             for (OpBench op : OpBench.all()) rows.addAll(progress(op.run(device, quick, repetitions, ceilings)));
             rows.addAll(progress(AttentionBench.run(device, quick, repetitions, ceilings)));
         }
