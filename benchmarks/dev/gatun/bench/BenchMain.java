@@ -86,6 +86,7 @@ public final class BenchMain {
             System.out.printf("device: %s%s%n", device.description(), note(device));
             for (OpBench op : OpBench.all()) rows.addAll(progress(op.run(device, quick, repetitions, ceilings)));
             rows.addAll(progress(AttentionBench.run(device, quick, repetitions, ceilings)));
+            rows.addAll(progress(VideoBench.run(device, quick, repetitions, ceilings)));
         }
         System.out.println();
         System.out.print(Table.render(rows));
