@@ -21,6 +21,9 @@ import java.util.Arrays;
  * gathered contiguous sequence, bit for bit on the emu and cpu devices.
  */
 public final class VideoAttention {
+    /** Most tokens of one sequence (text + video): the kernels index tokens of a sequence with int. */
+    static final long MAX_SEQUENCE = 1L << 30;
+
     private VideoAttention() {}
 
     /**
@@ -77,9 +80,6 @@ public final class VideoAttention {
         run(new Call(q, k, v, out, null, null, null, null, d[0] * d[2], 0, d[1], d[2], (long) d[1] * d[2], 1, d[2],
                 d[3], d[4], d[5], scale, causal));
     }
-
-    /** Tokens of one sequence (text + video) the kernels index with int. */
-    static final long MAX_SEQUENCE = 1L << 30;
 
     private static void run(Call c) {
         if (c.numSeq() == 0) return;
