@@ -67,4 +67,17 @@ class VideoAttentionValidationTest {
             refused("textQ, textK, textV and textOut are required", () -> VideoAttention.full(q, kv, kv, tq, tkv, tkv, out, null, 0.1f));
         }
     }
+
+    @Test
+    void anEmptyBatchLaunchesNothing() {
+        for (Device device : new Device[] {cpu, emu}) {
+            try (Tensor q = Tensor.empty(device, DType.F32, 0, 3, 5, 2, 64); Tensor out = Tensor.empty(device, DType.F32, 0, 3, 5, 2, 64);
+                 Tensor tq = Tensor.empty(device, DType.F32, 0, 4, 2, 64); Tensor tout = Tensor.empty(device, DType.F32, 0, 4, 2, 64)) {
+                VideoAttention.full(q, q, q, out, 0.1f);
+                VideoAttention.full(q, q, q, tq, tq, tq, out, tout, 0.1f);
+                VideoAttention.spatial(q, q, q, out, 0.1f);
+                VideoAttention.temporal(q, q, q, out, true, 0.1f);
+            }
+        }
+    }
 }
