@@ -180,3 +180,25 @@ GATUN_CPU_API int gatun_cpu_cfg_rescale(int dtype, const void* model, const floa
 }
 #endif
 #endif
+
+// ---------------------------------------------------------------- video attention (video_attention.cpp)
+#ifndef GATUN_CPU_VIDEO_DECL
+#define GATUN_CPU_VIDEO_DECL
+#ifdef __cplusplus
+extern "C" {
+#endif
+// Full 3D / spatial / temporal attention over video tokens [B, T, S, H, D] read with strides, the twin of
+// kernels/video_attention.cuh (its header is the definition). Sequence z (< num_seq) has text_len + seq_len
+// tokens: token i < text_len is row z*text_len + i of text_q/k/v/out [num_seq, text_len, H(kv), D]; token
+// i >= text_len is row (z / per)*outer + (z % per)*inner + (i - text_len)*step of q/k/v/out (rows of H(kv)*D
+// elements). causal != 0: token i sees keys j <= i. GQA: q head h reads kv head h / (Hq / Hkv). head_dim a
+// multiple of 8 up to 256. Text pointers may be NULL when text_len == 0. Returns 0 or a GATUN_CPU_E* code.
+GATUN_CPU_API int gatun_cpu_video_attention(int dtype, const void* q, const void* k, const void* v, void* out,
+                                            const void* text_q, const void* text_k, const void* text_v,
+                                            void* text_out, int num_seq, int text_len, int seq_len, int per,
+                                            long long outer, long long inner, long long step, int num_q_heads,
+                                            int num_kv_heads, int head_dim, float scale, int causal);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -109,6 +109,7 @@ public final class BenchMain {
             if (device instanceof CudaDevice cuda) System.out.printf("  linear without bias runs on: %s%n", cuda.gemmLibrary());
             for (OpBench op : OpBench.all()) rows.addAll(progress(op.run(device, quick, repetitions, ceilings)));
             rows.addAll(progress(AttentionBench.run(device, quick, repetitions, ceilings)));
+            rows.addAll(progress(VideoBench.run(device, quick, repetitions, ceilings)));
         }
         System.out.println();
         System.out.print(Table.render(rows));

@@ -43,4 +43,7 @@ sealed interface Backend permits CpuBackend, KernelBackend {
 
     /** Guidance rescale factors into fp32 {@code factor [n]} for {@code model [2n, len]}. */
     void cfgRescale(Tensor model, Tensor params, Tensor factor, long n, long len);
+
+    /** Full / spatial / temporal video attention (kernels/video_attention.cuh); validated by {@link VideoAttention}. */
+    void videoAttention(VideoAttention.Call call);
 }

@@ -111,6 +111,16 @@ record CpuBackend(CpuDevice device) implements Backend {
         device.library().cfgRescale(code(model.dtype()), model.dataAddress(), params.dataAddress(), factor.dataAddress(), n, len);
     }
 
+    @Override
+    public void videoAttention(VideoAttention.Call c) {
+        device.library().videoAttention(code(c.q().dtype()), c.q().dataAddress(), c.k().dataAddress(), c.v().dataAddress(),
+                c.out().dataAddress(), address(c.textQ()), address(c.textK()), address(c.textV()), address(c.textOut()),
+                c.numSeq(), c.textLen(), c.seqLen(), c.per(), c.outer(), c.inner(), c.step(), c.qHeads(), c.kvHeads(),
+                c.headDim(), c.scale(), c.causal());
+    }
+
+    private static long address(Tensor t) { return t == null ? 0 : t.dataAddress(); }
+
     private static int code(DType dtype) {
         return switch (dtype) {
             case F32 -> CpuLibrary.F32;

@@ -22,6 +22,8 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     private static final long GEMM_BIG_TILES_MIN = 108;
     /** Query rows of one prefill CTA (kernels/attention_prefill.cuh). */
     private static final int PREFILL_ROWS = 64;
+    /** Video sequences up to this many tokens (one key tile) are packed several to a CTA. */
+    private static final int VIDEO_PACKED_LEN = 32;
 
     @Override
     public void softmax(Rows x, Rows y) {
@@ -163,6 +165,26 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
         launch("diffusion", "gatun_cfg_rescale_" + suffix(model.dtype()), Dim3.of((int) Math.min(n, MAX_GRID)), 256,
                 model, params, factor, n, len);
     }
+
+    /**
+     * kernels/video_attention.cuh: the prefill CTA (64 query rows, 32-key tiles); sequences of at
+     * most 32 tokens are packed 64 / len to a CTA, longer ones take ceil(len / 64) CTAs each.
+     */
+    @Override
+    public void videoAttention(VideoAttention.Call c) {
+        int len = c.textLen() + c.seqLen();
+        int perCta = len <= VIDEO_PACKED_LEN ? PREFILL_ROWS / len : 1;
+        int mtiles = len <= VIDEO_PACKED_LEN ? 1 : (len + PREFILL_ROWS - 1) / PREFILL_ROWS;
+        long ctas = ((long) c.numSeq() + perCta - 1) / perCta * mtiles;
+        launchShared("video_attention", "gatun_video_attention_" + suffix(c.q().dtype()) + headDimSuffix(c.headDim()),
+                new Dim3(Math.toIntExact(ctas), c.qHeads(), 1), 128, prefillSharedBytes(c.headDim()),
+                c.q(), c.k(), c.v(), c.out(), orNull(c.textQ()), orNull(c.textK()), orNull(c.textV()), orNull(c.textOut()),
+                c.numSeq(), c.textLen(), c.seqLen(), c.per(), c.outer(), c.inner(), c.step(), c.qHeads(), c.kvHeads(),
+                c.headDim(), perCta, mtiles, c.scale(), c.causal() ? 1 : 0);
+    }
+
+    /** A tensor argument, or a null pointer. */
+    private static Object orNull(Tensor t) { return t == null ? (Object) 0L : t; }
 
     /** Grid-stride elementwise kernels: 256 threads, one block per 256 elements up to MAX_GRID blocks. */
     private void launchElementwise(String prefix, DType dtype, long elements, Object... args) {

@@ -32,7 +32,8 @@ public record LaunchBounds(String prefix, int maxThreads, int maxDynamicSharedBy
             new LaunchBounds("gatun_gelu_tanh_", 256, 0, false),
             new LaunchBounds("gatun_embedding_", 256, 0, false),
             new LaunchBounds("gatun_diffusion_step_", 256, 0, false),
-            new LaunchBounds("gatun_cfg_rescale_", 256, 0, false));
+            new LaunchBounds("gatun_cfg_rescale_", 256, 0, false),
+            new LaunchBounds("gatun_video_attention_", 128, 76288, true));
 
     /** The family of {@code kernel}, if Gatun launches it. */
     public static Optional<LaunchBounds> of(String kernel) {

@@ -29,6 +29,7 @@ public final class CpuLibrary {
             softmax, rmsNorm, rowSum, copy, prefill, decode, rope, kvAppendRope, fmaPeak,
             add, siluMul, geluTanh, embedding, prefillPaged, sample, philoxUniform, gemm;
     private final MethodHandle diffusionStep, cfgRescale;
+    private final MethodHandle videoAttention;
 
     private CpuLibrary(Path path) {
         this.path = path;
@@ -75,6 +76,10 @@ public final class CpuLibrary {
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
         cfgRescale = handle(lib, "gatun_cpu_cfg_rescale", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_LONG));
+        videoAttention = handle(lib, "gatun_cpu_video_attention", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
     }
 
     /** Loads the library at {@code path} (the x86-64-v3 or the AVX-512 build). */
@@ -202,6 +207,17 @@ public final class CpuLibrary {
     /** Guidance rescale factors [n] fp32 for model [2n, len] = [cond | uncond] (kernels/diffusion.cuh). */
     public void cfgRescale(int dtype, long model, long params, long factor, long n, long len) {
         check("gatun_cpu_cfg_rescale", call(() -> (int) cfgRescale.invokeExact(dtype, model, params, factor, n, len)));
+    }
+
+    /**
+     * Video attention over [B, T, S, H, D] tokens read with strides (gatun_cpu.h has the addressing);
+     * the text pointers are 0 when textLen is 0.
+     */
+    public void videoAttention(int dtype, long q, long k, long v, long out, long textQ, long textK, long textV, long textOut,
+                               int numSeq, int textLen, int seqLen, int per, long outer, long inner, long step,
+                               int qHeads, int kvHeads, int headDim, float scale, boolean causal) {
+        check("gatun_cpu_video_attention", call(() -> (int) videoAttention.invokeExact(dtype, q, k, v, out, textQ, textK, textV,
+                textOut, numSeq, textLen, seqLen, per, outer, inner, step, qHeads, kvHeads, headDim, scale, causal ? 1 : 0)));
     }
 
     /** GFLOP/s of independent FMA chains on every pool thread: the compute ceiling. */
