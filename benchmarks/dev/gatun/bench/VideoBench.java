@@ -59,8 +59,8 @@ final class VideoBench {
     }
 
     private static BenchRow row(Device device, String op, String shape, double seconds, double flops, Ceilings ceilings) {
-        return new BenchRow(op, device.kind().id(), "fp32", shape, seconds, flops / seconds / 1e9, "GFLOP/s", ceilings.fmaGflops(),
-                "FMA peak", null, null);
+        return new BenchRow(op, device.kind().id(), "fp32", shape, flops / 1e9, "GFLOP", seconds, flops / seconds / 1e9, "GFLOP/s",
+                ceilings.fmaGflops(), "FMA peak", null, null);
     }
 
     private static Tensor random(Device device, Shape s, int salt) {
