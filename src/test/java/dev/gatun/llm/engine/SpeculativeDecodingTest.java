@@ -1,0 +1,380 @@
+package dev.gatun.llm.engine;
+
+import dev.gatun.device.Device;
+import dev.gatun.device.DeviceKind;
+import dev.gatun.llm.LlamaConfig;
+import dev.gatun.llm.LlamaModel;
+import dev.gatun.ops.Sampling;
+import dev.gatun.tensor.DType;
+import dev.gatun.testing.Seeds;
+import dev.gatun.testing.TestDevices;
+import dev.gatun.testing.TinyLlama;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Speculative decoding: greedy output with prompt lookup, with a smaller random draft model and
+ * with the target as its own draft equals plain greedy decoding (concurrent requests, a KV pool
+ * small enough to preempt, stop tokens, streaming; both block managers consistent afterwards);
+ * sampled output follows the target's filtered distribution (chi-square against fp64 reference
+ * probabilities on a 6-token vocabulary); the acceptance rule on explicit p and q; bad settings.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class SpeculativeDecodingTest {
+    static final int VOCAB = EngineTest.VOCAB, SMALL_VOCAB = 6;
+    /** Upper 1e-6 quantile of the standard normal, for the chi-square bound. */
+    static final double Z_1E6 = 4.7534;
+
+    @TempDir static Path dir;
+    static Path target, draft, otherVocabDraft, smallTarget, smallDraft;
+    static TinyLlama smallReference;
+
+    @BeforeAll
+    static void writeModels() throws Exception {
+        LlamaConfig c = TinyModels.config(VOCAB, 1024);
+        target = TinyModels.write(Files.createDirectories(dir.resolve("target")), c, Seeds.of("Speculative.target"));
+        draft = TinyModels.write(Files.createDirectories(dir.resolve("draft")), smaller(VOCAB), Seeds.of("Speculative.draft"));
+        otherVocabDraft = TinyModels.write(Files.createDirectories(dir.resolve("vocab")), smaller(VOCAB - 1), 1);
+        smallReference = new TinyLlama(TinyModels.config(SMALL_VOCAB, 64), new Random(Seeds.of("Speculative.small")));
+        smallTarget = smallReference.save(Files.createDirectories(dir.resolve("small")), DType.F32, 0);
+        smallDraft = TinyModels.write(Files.createDirectories(dir.resolve("smallDraft")), smaller(SMALL_VOCAB), Seeds.of("Speculative.smallDraft"));
+    }
+
+    /** A one-layer draft: hidden 32, 2 query / 1 KV heads of 16. */
+    static LlamaConfig smaller(int vocab) {
+        return new LlamaConfig(32, 64, 1, 2, 1, 16, 1e-5f, 10000f, vocab, false, 1024, DType.F32);
+    }
+
+    enum Proposing { NGRAM, DRAFT, SELF }
+
+    static Stream<Arguments> devicesAndProposers() {
+        return TestDevices.all().stream().flatMap(d -> Stream.of(Proposing.values()).map(p -> Arguments.of(d, p)));
+    }
+
+    static Engine engine(Device device, Proposing proposing, Engine.Config config) {
+        LlamaModel model = LlamaModel.load(target, device);
+        LlamaModel proposer = switch (proposing) {
+            case NGRAM -> null;
+            case DRAFT -> LlamaModel.load(draft, device);
+            case SELF -> LlamaModel.load(target, device);
+        };
+        return new Engine(model, proposer, config);
+    }
+
+    /** A prompt that repeats itself, so that prompt lookup finds continuations. */
+    static int[] repetitive(Random random, int length) {
+        int[] motif = EngineTest.randomTokens(random, 3 + random.nextInt(6));
+        int[] prompt = new int[length];
+        for (int i = 0; i < length; i++) prompt[i] = random.nextInt(5) == 0 ? random.nextInt(VOCAB) : motif[i % motif.length];
+        return prompt;
+    }
+
+    // ---- (1) greedy: the tokens of plain decoding ----
+
+    @ParameterizedTest(name = "greedy speculative decoding = plain greedy decoding on {0} with {1}")
+    @MethodSource("devicesAndProposers")
+    void greedyEqualsPlainDecoding(Device device, Proposing proposing) throws Exception {
+        Random random = Seeds.random("specGreedy" + device + proposing);
+        int n = TestDevices.small() ? 5 : 8;
+        List<Request> requests = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] prompt = i % 2 == 0 ? repetitive(random, 4 + random.nextInt(40)) : EngineTest.randomTokens(random, 1 + random.nextInt(30));
+            requests.add(Request.greedy(prompt, 12 + random.nextInt(TestDevices.small() ? 12 : 30)));
+        }
+        // one request stops at a token it produces, which must be its last
+        TinyModels.Reference stopRef;
+        try (LlamaModel reference = LlamaModel.load(target, device)) {
+            stopRef = TinyModels.greedy(reference, requests.getLast().prompt(), requests.getLast().maxNewTokens());
+        }
+        int stop = stopRef.tokens()[7];
+        requests.set(n - 1, requests.getLast().withStopTokens(stop));
+        // 8 blocks of 16: a request alone fits, several together are preempted
+        Engine.Config config = Engine.Config.of(8).withBatch(32, 8).withSpeculation(proposing == Proposing.NGRAM ? 4 : 3);
+        List<RequestHandle> handles = new ArrayList<>();
+        List<List<Integer>> streamed = new ArrayList<>();
+        List<Thread> readers = new ArrayList<>();
+        Metrics metrics;
+        try (Engine engine = engine(device, proposing, config)) {
+            for (Request r : requests) {
+                RequestHandle h = engine.submit(r);
+                handles.add(h);
+                List<Integer> got = new ArrayList<>();
+                streamed.add(got);
+                readers.add(Thread.ofVirtual().start(() -> h.forEach(got::add)));
+            }
+            for (RequestHandle h : handles) h.result().get(4, TimeUnit.MINUTES);
+            for (Thread t : readers) t.join();
+            EngineTest.assertAllFree(engine);
+            if (proposing != Proposing.NGRAM) engine.inspectDraftKv(kv -> {
+                kv.checkInvariants();
+                return null;
+            });
+            metrics = engine.metrics();
+        }
+        int skipped = 0;
+        try (LlamaModel reference = LlamaModel.load(target, device)) {
+            for (int i = 0; i < n; i++) {
+                Request r = requests.get(i);
+                Result result = handles.get(i).await();
+                int[] tokens = result.tokens();
+                assertArrayEquals(tokens, streamed.get(i).stream().mapToInt(Integer::intValue).toArray(), "streamed tokens of request " + i);
+                TinyModels.Reference ref = TinyModels.greedy(reference, r.prompt(), r.maxNewTokens());
+                int end = r.maxNewTokens();
+                for (int j = 0; j < end && i == n - 1; j++) if (ref.tokens()[j] == stop) end = j + 1;
+                int mismatch = EngineTest.compare("request " + i + " on " + device + " with " + proposing, tokens, ref);
+                skipped += mismatch;
+                if (mismatch == 0) {
+                    assertEquals(end, tokens.length, "request " + i + ": " + result);
+                    assertEquals(end < r.maxNewTokens() ? FinishReason.STOP : FinishReason.LENGTH, result.reason(), "request " + i);
+                }
+            }
+        }
+        System.out.println("greedyEqualsPlainDecoding " + device + " " + proposing + ": " + metrics + "; acceptance "
+                + metrics.acceptanceRate() + "; near-tie tokens skipped: " + skipped);
+        assertEquals(n, metrics.finished());
+        assertTrue(metrics.preemptions() > 0, "the tiny pool should have forced preemption: " + metrics);
+        assertTrue(metrics.proposedTokens() > 0 && metrics.acceptedTokens() > 0, metrics.toString());
+        if (proposing == Proposing.SELF)
+            assertEquals(metrics.proposedTokens(), metrics.acceptedTokens(), "the target as its own draft proposes its own argmax: " + metrics);
+    }
+
+    // ---- (2) sampling: the target's distribution ----
+
+    /**
+     * Many requests on a 6-token vocabulary, 4 new tokens each with k = 2: the first token comes
+     * from the plain sampler (the prefill's last row); for the second and third the speculative
+     * rule decides (acceptance at proposal 0 and 1, residuals, the bonus). Their frequencies given
+     * the first token are compared with the fp64 reference's filtered probabilities.
+     */
+    @ParameterizedTest(name = "sampled tokens follow the target's distribution with {0}")
+    @MethodSource("samplingProposers")
+    void sampledTokensFollowTheTargetDistribution(Proposing proposing) {
+        Device device = TestDevices.all().stream().filter(d -> d.kind() == DeviceKind.CPU).findFirst().orElse(TestDevices.all().getFirst());
+        Random random = Seeds.random("specSampling" + proposing);
+        int[] prompt = random.ints(5, 0, SMALL_VOCAB).toArray();
+        float temperature = 0.9f, topP = 0.95f;
+        int topK = 5, n = device.kind() == DeviceKind.CPU ? 4000 : 600;
+        long[][] second = new long[SMALL_VOCAB][SMALL_VOCAB], third = new long[SMALL_VOCAB][SMALL_VOCAB];
+        Metrics metrics;
+        Engine.Config config = Engine.Config.of(256).withBatch(256, 64).withSpeculation(2);
+        try (Engine engine = new Engine(LlamaModel.load(smallTarget, device), proposing == Proposing.DRAFT ? LlamaModel.load(smallDraft, device) : null, config)) {
+            List<RequestHandle> handles = new ArrayList<>();
+            long base = random.nextLong();
+            for (int i = 0; i < n; i++)
+                handles.add(engine.submit(new Request(prompt, new Sampling.Params(temperature, topK, topP, base + i), 4, null, null)));
+            for (RequestHandle h : handles) {
+                int[] t = h.await().tokens();
+                assertEquals(4, t.length, h.await().toString());
+                second[t[0]][t[1]]++;
+                third[t[0]][t[2]]++;
+            }
+            metrics = engine.metrics();
+            EngineTest.assertAllFree(engine);
+        }
+        double[][] p2 = new double[SMALL_VOCAB][], p3 = new double[SMALL_VOCAB][SMALL_VOCAB];
+        for (int a = 0; a < SMALL_VOCAB; a++) {
+            int[] ctx = Arrays.copyOf(prompt, prompt.length + 2);
+            ctx[prompt.length] = a;
+            p2[a] = filtered(last(smallReference.logits(Arrays.copyOf(ctx, prompt.length + 1))), temperature, topK, topP);
+            for (int b = 0; b < SMALL_VOCAB; b++) {
+                ctx[prompt.length + 1] = b;
+                double[] next = filtered(last(smallReference.logits(ctx)), temperature, topK, topP);
+                for (int c = 0; c < SMALL_VOCAB; c++) p3[a][c] += p2[a][b] * next[c];
+            }
+        }
+        System.out.println("sampledTokensFollowTheTargetDistribution " + proposing + " on " + device + ": " + metrics + "; acceptance " + metrics.acceptanceRate());
+        assertTrue(metrics.proposedTokens() > n / 2 && metrics.acceptedTokens() > 0, metrics.toString());
+        assertTrue(metrics.acceptedTokens() < metrics.proposedTokens(), "some proposals must be rejected for the test to test the residual: " + metrics);
+        assertFitsChiSquare("second token given the first", second, p2);
+        assertFitsChiSquare("third token given the first", third, p3);
+    }
+
+    static Stream<Proposing> samplingProposers() { return Stream.of(Proposing.NGRAM, Proposing.DRAFT); }
+
+    static double[] last(double[][] rows) { return rows[rows.length - 1]; }
+
+    /** Temperature, then top-k, then the smallest top-p prefix of the sorted order (ties: lower index first), in double. */
+    static double[] filtered(double[] logits, double temperature, int topK, double topP) {
+        int v = logits.length;
+        Integer[] order = new Integer[v];
+        for (int i = 0; i < v; i++) order[i] = i;
+        Arrays.sort(order, (a, b) -> logits[a] != logits[b] ? Double.compare(logits[b], logits[a]) : Integer.compare(a, b));
+        double max = logits[order[0]];
+        double[] w = new double[v];
+        for (int i = 0; i < v; i++) w[i] = Math.exp((logits[i] - max) / temperature);
+        int k = topK <= 0 || topK >= v ? v : topK;
+        double topKMass = 0;
+        for (int j = 0; j < k; j++) topKMass += w[order[j]];
+        double kept = 0;
+        int count = 0;
+        while (count < k && (count == 0 || kept < topP * topKMass)) kept += w[order[count++]];
+        double[] p = new double[v];
+        for (int j = 0; j < count; j++) p[order[j]] = w[order[j]] / kept;
+        return p;
+    }
+
+    /**
+     * Chi-square over each row g of {@code observed} against {@code rows[g].total × p[g]}: cells
+     * with an expected count below 5 are pooled per row (left out when the pool is still below 5;
+     * a token of probability 0 must never appear); bound: the 1 - 1e-6 quantile (Wilson-Hilferty).
+     */
+    static void assertFitsChiSquare(String what, long[][] observed, double[][] p) {
+        double chi = 0;
+        int df = 0;
+        for (int g = 0; g < observed.length; g++) {
+            long total = Arrays.stream(observed[g]).sum();
+            double pooledExpected = 0, groupChi = 0;
+            long pooledObserved = 0;
+            int cells = 0;
+            for (int t = 0; t < observed[g].length; t++) {
+                if (p[g][t] == 0) {
+                    assertEquals(0, observed[g][t], what + ": token " + t + " after " + g + " is outside the filtered set" + Seeds.replay());
+                    continue;
+                }
+                double e = total * p[g][t];
+                if (e < 5) {
+                    pooledExpected += e;
+                    pooledObserved += observed[g][t];
+                    continue;
+                }
+                groupChi += (observed[g][t] - e) * (observed[g][t] - e) / e;
+                cells++;
+            }
+            boolean pooled = pooledExpected >= 5;
+            if (pooled) {
+                groupChi += (pooledObserved - pooledExpected) * (pooledObserved - pooledExpected) / pooledExpected;
+                cells++;
+            }
+            // without the left-out pool the cells' counts no longer sum to their expectation: one more degree of freedom
+            int groupDf = pooled || pooledExpected == 0 ? cells - 1 : cells;
+            if (groupDf > 0) {
+                chi += groupChi;
+                df += groupDf;
+            }
+        }
+        assertTrue(df > 0, what + ": too few samples for a test");
+        double h = 2.0 / (9 * df), bound = df * Math.pow(1 - h + Z_1E6 * Math.sqrt(h), 3);
+        System.out.printf("%s: chi-square %.1f, %d degrees of freedom, bound %.1f%n", what, chi, df, bound);
+        assertTrue(chi < bound, what + ": chi-square " + chi + " with " + df + " degrees of freedom exceeds the p < 1e-6 bound " + bound
+                + "\nobserved " + Arrays.deepToString(observed) + "\nexpected " + Arrays.deepToString(p) + Seeds.replay());
+    }
+
+    // ---- the rules themselves ----
+
+    /**
+     * The first token emitted for one proposal, over a grid of both uniforms and every proposal
+     * weighted by q, is distributed as p (to the grid's resolution); a point-mass q likewise.
+     */
+    @Test
+    void rejectionRuleEmitsTheTargetDistribution() {
+        Random random = Seeds.random("rejectionRule");
+        int v = 5, grid = 400;
+        double[] p = dirichlet(random, v), q = dirichlet(random, v), bonus = dirichlet(random, v);
+        p[3] = 0; // a token the target never picks, which the draft may propose
+        double sum = Arrays.stream(p).sum();
+        for (int i = 0; i < v; i++) p[i] /= sum;
+        // a draft distribution q: x drawn from q; a point mass: each x in turn (the distribution holds for every x)
+        double[] drafted = emitted(null, q, p, bonus, grid);
+        for (int t = 0; t < v; t++) assertEquals(p[t], drafted[t], 2.0 / grid, "token " + t + ": " + Arrays.toString(drafted) + Seeds.replay());
+        for (int x = 0; x < v; x++) {
+            double[] looked = emitted(x, null, p, bonus, grid);
+            for (int t = 0; t < v; t++) assertEquals(p[t], looked[t], 2.0 / grid, "point mass on " + x + ", token " + t + Seeds.replay());
+        }
+        // p = q is always accepted, and with every proposal accepted the bonus row decides the last token
+        assertArrayEquals(new int[] {1, 2, 4}, RejectionSampler.sample(new int[] {1, 2}, new double[][] {p, q}, new double[][] {p, q, {0, 0, 0, 0, 1}},
+                new float[] {0.999f, 0, 0.999f, 0, 0, 0.3f}));
+        // greedy: the longest prefix equal to the argmax, then the argmax
+        assertArrayEquals(new int[] {3, 5, 2}, RejectionSampler.greedy(new int[] {3, 5, 7}, new int[] {3, 5, 2, 9}));
+        assertArrayEquals(new int[] {3, 5, 7, 1}, RejectionSampler.greedy(new int[] {3, 5, 7}, new int[] {3, 5, 7, 1}));
+        assertArrayEquals(new int[] {4}, RejectionSampler.greedy(new int[] {3, 5, 7}, new int[] {4, 5, 7, 1}));
+    }
+
+    /** P(first emitted token = t) for one proposal, over a grid of both uniforms: x drawn from q, or {@code pointMass} itself when q is null. */
+    static double[] emitted(Integer pointMass, double[] q, double[] p, double[] bonus, int grid) {
+        double[] emitted = new double[p.length];
+        for (int x = 0; x < p.length; x++) {
+            double weight = q == null ? (x == pointMass ? 1 : 0) : q[x];
+            if (weight == 0) continue;
+            for (int a = 0; a < grid; a++)
+                for (int b = 0; b < grid; b++) {
+                    float[] u = {(a + 0.5f) / grid, (b + 0.5f) / grid, 0.5f, 0.5f};
+                    int[] out = RejectionSampler.sample(new int[] {x}, new double[][] {q}, new double[][] {p, bonus}, u);
+                    if (out.length == 2) assertEquals(x, out[0], "an accepted proposal is emitted first");
+                    emitted[out[0]] += weight / grid / grid;
+                }
+        }
+        return emitted;
+    }
+
+    static double[] dirichlet(Random random, int n) {
+        double[] w = new double[n];
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += w[i] = -Math.log(1 - random.nextDouble());
+        for (int i = 0; i < n; i++) w[i] /= sum;
+        return w;
+    }
+
+    /** The host's filtered distribution equals the fp64 reference's (ties, -inf, every filter). */
+    @Test
+    void tokenDistributionMatchesTheReference() {
+        Random random = Seeds.random("tokenDistribution");
+        for (int trial = 0; trial < 50; trial++) {
+            int v = 1 + random.nextInt(40);
+            float[] row = new float[v];
+            for (int i = 0; i < v; i++) row[i] = random.nextInt(8) == 0 ? row[Math.max(0, i - 1)] : (float) (random.nextGaussian() * 2);
+            if (v > 3) row[2] = Float.NEGATIVE_INFINITY;
+            double[] asDouble = new double[v];
+            for (int i = 0; i < v; i++) asDouble[i] = row[i];
+            Sampling.Params params = new Sampling.Params(0.3f + 2 * random.nextFloat(), random.nextInt(v + 2), random.nextBoolean() ? 1 : 0.05f + random.nextFloat() * 0.9f, 0);
+            double[] expected = filtered(asDouble, params.temperature(), params.topK(), params.topP()), actual = TokenDistribution.of(row, 0, v, params);
+            for (int i = 0; i < v; i++) assertEquals(expected[i], actual[i], 1e-6, "row " + Arrays.toString(row) + " " + params + ", token " + i);
+        }
+        double[] greedy = TokenDistribution.of(new float[] {1, 3, 3, -2}, 0, 4, Sampling.Params.greedy());
+        assertArrayEquals(new double[] {0, 1, 0, 0}, greedy, "greedy: the argmax, the lower index on a tie");
+    }
+
+    @Test
+    void promptLookupProposesWhatFollowedTheLatestMatch() {
+        NgramProposer lookup = new NgramProposer(1, 3);
+        assertArrayEquals(new int[] {9, 1, 2}, lookup.lookup(new int[] {1, 2, 3, 9, 1, 2, 3}, 3));
+        assertArrayEquals(new int[] {9, 5}, lookup.lookup(new int[] {1, 2, 3, 9, 5, 2, 3, 8, 1, 2, 3}, 2), "the longest n-gram first");
+        assertArrayEquals(new int[] {8, 1}, lookup.lookup(new int[] {2, 3, 9, 5, 2, 3, 8, 1, 2, 3}, 2), "its most recent match");
+        assertArrayEquals(new int[] {7, 5, 4}, lookup.lookup(new int[] {4, 7, 5, 4}, 4), "a 1-gram when no longer one matches; stops at the end");
+        assertNull(lookup.lookup(new int[] {1, 2, 3}, 2));
+        assertNull(new NgramProposer(2, 2).lookup(new int[] {5, 5, 1, 5}, 2));
+    }
+
+    // ---- (3) bad settings ----
+
+    @Test
+    void badSettingsAreRefusedWithAClearMessage() {
+        Device device = TestDevices.all().getFirst();
+        EngineTest.assertMessage(() -> Engine.Config.of(8).withSpeculation(0), "speculative tokens k must be >= 1, got 0");
+        EngineTest.assertMessage(() -> new Engine.Speculation(-2, 1, 3), "k must be >= 1");
+        EngineTest.assertMessage(() -> new Engine.Speculation(4, 3, 2), "ngramMin <= ngramMax");
+        try (LlamaModel model = LlamaModel.load(target, device); LlamaModel other = LlamaModel.load(otherVocabDraft, device);
+             LlamaModel small = LlamaModel.load(draft, device)) {
+            EngineTest.assertMessage(() -> new Engine(model, other, Engine.Config.of(8).withSpeculation(3)), "vocabulary has 299 tokens", "300");
+            EngineTest.assertMessage(() -> new Engine(model, small, Engine.Config.of(8)), "needs speculation on");
+        }
+    }
+}
