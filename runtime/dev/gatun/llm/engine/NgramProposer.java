@@ -12,8 +12,8 @@ import java.util.List;
 final class NgramProposer implements Proposer {
     private final int minN, maxN;
 
+    /** {@code 1 <= minN <= maxN}, as {@link Engine.Speculation} checks. */
     NgramProposer(int minN, int maxN) {
-        if (minN < 1 || maxN < minN) throw new IllegalArgumentException("n-gram proposer: need 1 <= minN <= maxN, got " + minN + " and " + maxN);
         this.minN = minN;
         this.maxN = maxN;
     }

@@ -130,7 +130,7 @@ class SpeculativeDecodingTest {
             });
             metrics = engine.metrics();
         }
-        int skipped = 0;
+        int skipped = 0, nearTies = 0;
         try (LlamaModel reference = LlamaModel.load(target, device)) {
             for (int i = 0; i < n; i++) {
                 Request r = requests.get(i);
@@ -141,6 +141,7 @@ class SpeculativeDecodingTest {
                 int end = r.maxNewTokens();
                 for (int j = 0; j < end && i == n - 1; j++) if (ref.tokens()[j] == stop) end = j + 1;
                 int mismatch = EngineTest.compare("request " + i + " on " + device + " with " + proposing, tokens, ref);
+                for (int j = 0; j < tokens.length; j++) if (ref.margins()[j] < EngineTest.NEAR_TIE) nearTies++;
                 skipped += mismatch;
                 if (mismatch == 0) {
                     assertEquals(end, tokens.length, "request " + i + ": " + result);
@@ -153,8 +154,11 @@ class SpeculativeDecodingTest {
         assertEquals(n, metrics.finished());
         assertTrue(metrics.preemptions() > 0, "the tiny pool should have forced preemption: " + metrics);
         assertTrue(metrics.proposedTokens() > 0 && metrics.acceptedTokens() > 0, metrics.toString());
+        // the draft computes a row as a decode, the target within a chunk: they may differ at a near tie, nowhere else
         if (proposing == Proposing.SELF)
-            assertEquals(metrics.proposedTokens(), metrics.acceptedTokens(), "the target as its own draft proposes its own argmax: " + metrics);
+            assertTrue(metrics.proposedTokens() - metrics.acceptedTokens() <= nearTies,
+                    "the target as its own draft proposes its own argmax; rejected " + (metrics.proposedTokens() - metrics.acceptedTokens())
+                            + " with " + nearTies + " near ties: " + metrics);
     }
 
     // ---- (2) sampling: the target's distribution ----
@@ -187,8 +191,8 @@ class SpeculativeDecodingTest {
                 second[t[0]][t[1]]++;
                 third[t[0]][t[2]]++;
             }
+            EngineTest.assertAllFree(engine); // on the engine thread between steps: the metrics below are then current
             metrics = engine.metrics();
-            EngineTest.assertAllFree(engine);
         }
         double[][] p2 = new double[SMALL_VOCAB][], p3 = new double[SMALL_VOCAB][SMALL_VOCAB];
         for (int a = 0; a < SMALL_VOCAB; a++) {
