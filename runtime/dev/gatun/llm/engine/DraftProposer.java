@@ -40,7 +40,7 @@ final class DraftProposer implements Proposer {
     private final LlamaModel.KvCache cache;
     private final KvBlockManager kv;
     private final int maxChunkTokens, vocab;
-    /** Per sequence: how many of its first tokens the draft's cache holds computed (never a proposal not yet accepted). */
+    /** Per sequence: how many of its first tokens the draft's cache holds computed (never a proposal not yet accepted, nor the last token before verification). */
     private final Map<Long, Integer> computed = new HashMap<>();
 
     /** Uses {@code draft} (the caller keeps it) with a new KV cache, which {@link #close} frees. */
@@ -91,8 +91,10 @@ final class DraftProposer implements Proposer {
                 int i = active.get(a);
                 Sequence s = seqs.get(i);
                 if (pass == 0) {
-                    computed.put(s.id, from[i] + count[i]);
-                    kv.markComputed(s.id, from[i] + count[i]);
+                    // the last token counts as computed once its proposal is verified; until then each step feeds it again
+                    int done = Math.min(from[i] + count[i], s.length() - 1);
+                    computed.put(s.id, done);
+                    kv.markComputed(s.id, done);
                     if (from[i] + count[i] < s.length()) continue; // still catching up: no proposal this step
                 }
                 drafted[i][made[i]++] = drawn[a];

@@ -18,8 +18,10 @@ import java.util.List;
  *
  * <p>Proposals are sized so that a step never emits past {@code maxNewTokens} (at most remaining
  * - 1 proposed, since the target adds one of its own), which also keeps a request's KV within
- * what plain decoding needs, and so that the step's decode tokens fit its token budget (the spare
- * budget goes to the oldest sequences first). A sequence without a proposal decodes plainly.
+ * what plain decoding needs, and so that the step's decode tokens fit its token budget: what is
+ * left after one token per decoding sequence goes to the oldest sequences' proposals first, and
+ * prefill chunks get the rest (decode priority, as in plain steps). A sequence without a
+ * proposal decodes plainly.
  *
  * <p>Greedy requests accept a proposal while it equals the target's argmax, so their tokens are
  * those of plain greedy decoding. Sampled requests use rejection sampling against the target's
