@@ -27,8 +27,10 @@ import java.util.List;
  * those of plain greedy decoding. Sampled requests use rejection sampling against the target's
  * distribution after temperature, top-k and top-p ({@link TokenDistribution}); its uniforms come
  * from Philox under the request's seed mixed with a constant of its own, counters 2t and 2t + 1
- * for output token t, so a request's tokens are reproducible whatever its neighbours (given the
- * same proposals), and independent of the draft's draws and of the plain sampler's.
+ * for output token t, independent of the draft's draws and of the plain sampler's. Given the same
+ * proposals a request's tokens are reproducible; but how many tokens a step proposes depends on
+ * its budget, so sampled output (unlike greedy) may change with the neighbours, and differs token
+ * for token from plain sampling while following the same distribution.
  */
 final class Speculator implements AutoCloseable {
     /** Mixed into a request's seed for verification's uniforms. */
