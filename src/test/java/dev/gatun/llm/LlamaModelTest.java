@@ -183,6 +183,30 @@ class LlamaModelTest {
         }
     }
 
+    @ParameterizedTest(name = "logits of several trailing tokens per sequence (speculative verification) on {0}")
+    @MethodSource("devices")
+    void logitRowsOfTrailingTokens(Device device) {
+        Random random = Seeds.random("logitRows" + device);
+        int[][] prompts = {prompt(random, 19, 300), prompt(random, 3, 300), prompt(random, 6, 300)};
+        int[] rows = {5, 1, 6}; // sequence 2: every one of its tokens
+        int[][] tables = tables(random, 3, 2);
+        try (LlamaModel model = LlamaModel.load(single, device, DType.F32); LlamaModel.KvCache cache = model.newCache(BLOCKS, BLOCK);
+             Tensor logits = model.forward(batch(prompts, new int[3], tables), cache, rows)) {
+            assertArrayEquals(new long[] {12, 300}, logits.shape());
+            float[] values = logits.toFloatArray();
+            int row = 0;
+            for (int s = 0; s < 3; s++) {
+                double[][] ref = tiny.logits(prompts[s]);
+                for (int r = ref.length - rows[s]; r < ref.length; r++, row++)
+                    assertRow("sequence " + s + ", token " + r + " on " + device, values, row, ref[r]);
+            }
+            for (int[] bad : new int[][] {{5, 0, 6}, {5, 1, 7}, {5, 1}}) {
+                var e = assertThrows(IllegalArgumentException.class, () -> model.forward(batch(prompts, new int[3], tables), cache, bad));
+                assertTrue(e.getMessage().contains("logit row"), e.getMessage());
+            }
+        }
+    }
+
     @ParameterizedTest(name = "greedy generation, tied embeddings on {0}")
     @MethodSource("devices")
     void greedyGenerationTied(Device device) {
