@@ -403,8 +403,8 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void clientGone(RequestHandle handle) {
+        disconnects.incrementAndGet(); // counted before the cancel frees the request, so metrics never show it freed but not counted
         handle.cancel();
-        disconnects.incrementAndGet();
     }
 
     private void event(OutputStream out, JsonNode data) throws IOException {
