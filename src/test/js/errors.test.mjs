@@ -70,10 +70,16 @@ test('wrong types get 400 naming the parameter', async () => {
 test('oversized bodies get 413, however they arrive', async () => {
   const limit = fixture.maxBodyBytes;
   const big = (n) => JSON.stringify({ model: fixture.model, prompt: 'x'.repeat(n) });
-  // just over the limit, far over it (the server answers before reading it all), and chunked
-  // (no Content-Length: the server counts while reading)
   await refused('/v1/completions', big(limit), 413, 'larger than');
-  await refused('/v1/completions', big(64 * limit), 413, 'larger than');
+  // far over the limit: refused from its Content-Length, while the client is still sending;
+  // unless the server reads the rest, the client gets a connection reset instead of the 413
+  const huge = big(64 * limit);
+  for (let i = 0; i < 8; i++) await refused('/v1/completions', huge, 413, 'larger than');
+  await Promise.all(Array.from({ length: 8 }, () => refused('/v1/completions', huge, 413, 'larger than')));
+  // the same for every refusal made before the body is read
+  await refused('/v1/completions', huge, 401, 'incorrect API key', { Authorization: 'Bearer nope' });
+  await refused('/v1/nothing', huge, 404, 'no such endpoint');
+  // chunked (no Content-Length): the server counts while reading
   const bytes = new TextEncoder().encode(big(4 * limit));
   const chunked = new ReadableStream({
     start(controller) {
