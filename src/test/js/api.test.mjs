@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import OpenAI from 'openai';
-import { assertIdle, client, fixture, idle, params, streamed } from './lib.mjs';
+import { assertIdle, baseUrl, client, fixture, idle, params, streamed } from './lib.mjs';
 
 const openai = client();
 const kinds = [['completion', fixture.completions], ['chat', fixture.chats]];
@@ -83,15 +83,16 @@ test('a stream the client aborts is cancelled on the server and its KV blocks fr
   const before = await idle();
   const controller = new AbortController();
   let chunks = 0;
-  let text = '';
-  const stream = await openai.completions.create(params('completion', c, { max_tokens: maxTokens, stream: true }), { signal: controller.signal });
-  // the client's stream ends quietly when its request is aborted
-  for await (const chunk of stream) {
-    text += chunk.choices[0].text;
-    if (++chunks === 3) controller.abort();
-  }
+  const s = await streamed(openai, 'completion', params('completion', c, { max_tokens: maxTokens }), {
+    signal: controller.signal,
+    afterChunk: (n) => {
+      chunks = n;
+      if (n === 3) controller.abort();
+    },
+  });
   assert.equal(chunks, 3, 'no chunk after the abort');
-  assert.ok(c.text.startsWith(text), 'the text before the abort is the reference');
+  assert.deepEqual(s.finishes, []);
+  assert.ok(c.text.startsWith(s.text), 'the text before the abort is the reference');
 
   const after = await idle();
   assertIdle(after);
@@ -102,6 +103,8 @@ test('a stream the client aborts is cancelled on the server and its KV blocks fr
   assert.ok(generated < maxTokens, 'the request did not run to its end');
 
   // and the server goes on serving
+  const health = await fetch(`${baseUrl}/health`);
+  assert.deepEqual([health.status, await health.json()], [200, { status: 'ok' }]);
   const r = await openai.completions.create(params('completion', c));
   assert.equal(r.choices[0].text, c.text);
 });

@@ -73,14 +73,16 @@ export function assertIdle(m) {
 
 /**
  * Streams a completion or chat request through the client and assembles it. Returns
- * {text, finishes: [finish_reason of each chunk that had one], usage, chunks}.
+ * {text, finishes: [finish_reason of each chunk that had one], usage, ids: the set of chunk ids}.
+ * afterChunk(n) is called after the n-th chunk; when `signal` aborts, the client's stream ends
+ * quietly and what came so far is returned.
  */
-export async function streamed(openai, kind, params, requestOptions = {}) {
+export async function streamed(openai, kind, params, { signal, afterChunk } = {}) {
   const api = kind === 'chat' ? openai.chat.completions : openai.completions;
-  const stream = await api.create({ ...params, stream: true }, requestOptions);
-  const out = { text: '', finishes: [], usage: null, chunks: 0, ids: new Set() };
+  const stream = await api.create({ ...params, stream: true }, { signal });
+  const out = { text: '', finishes: [], usage: null, ids: new Set() };
+  let n = 0;
   for await (const chunk of stream) {
-    out.chunks++;
     out.ids.add(chunk.id);
     if (chunk.usage) out.usage = chunk.usage;
     for (const choice of chunk.choices) {
@@ -88,6 +90,7 @@ export async function streamed(openai, kind, params, requestOptions = {}) {
       out.text += kind === 'chat' ? (choice.delta?.content ?? '') : choice.text;
       if (choice.finish_reason) out.finishes.push(choice.finish_reason);
     }
+    afterChunk?.(++n);
   }
   return out;
 }

@@ -24,35 +24,27 @@ function random(seed) {
 
 /** One request; returns 'answered' or 'aborted'. abortAfter: chunks to read before aborting (-1: at once; null: never). */
 async function one(openai, kind, c, abortAfter) {
-  const body = params(kind, c, { stream_options: { include_usage: true } });
-  if (abortAfter === null) {
-    const s = await streamed(openai, kind, body);
-    assert.equal(s.text, c.text, `${kind} ${JSON.stringify(c.prompt ?? c.messages)}`);
-    assert.deepEqual(s.finishes, ['length']);
-    assert.equal(s.ids.size, 1);
-    assert.equal(s.usage?.completion_tokens, c.maxTokens, 'usage.completion_tokens');
-    return 'answered';
-  }
   const controller = new AbortController();
-  if (abortAfter < 0) setImmediate(() => controller.abort());
-  let text = '';
+  if (abortAfter !== null && abortAfter < 0) setImmediate(() => controller.abort());
+  let s;
   try {
-    const api = kind === 'chat' ? openai.chat.completions : openai.completions;
-    const stream = await api.create({ ...body, stream: true }, { signal: controller.signal });
-    let chunks = 0;
-    for await (const chunk of stream) {
-      for (const choice of chunk.choices) text += kind === 'chat' ? (choice.delta?.content ?? '') : choice.text;
-      if (++chunks > abortAfter) controller.abort();
-    }
+    s = await streamed(openai, kind, params(kind, c, { stream_options: { include_usage: true } }), {
+      signal: controller.signal,
+      afterChunk: (n) => abortAfter !== null && n > abortAfter && controller.abort(),
+    });
   } catch (e) {
-    if (!(e instanceof OpenAI.APIUserAbortError)) throw e;
+    if (!(e instanceof OpenAI.APIUserAbortError)) throw e; // aborted before the answer started
+    return 'aborted';
   }
-  if (!controller.signal.aborted) { // the stream ended before its abort point
-    assert.equal(text, c.text);
-    return 'answered';
+  if (controller.signal.aborted) {
+    assert.ok(c.text.startsWith(s.text), `the text before the abort is a prefix of the reference: ${JSON.stringify(s.text)}`);
+    return 'aborted';
   }
-  assert.ok(c.text.startsWith(text), `the text before the abort is a prefix of the reference: ${JSON.stringify(text)}`);
-  return 'aborted';
+  assert.equal(s.text, c.text, `${kind} ${JSON.stringify(c.prompt ?? c.messages)}`);
+  assert.deepEqual(s.finishes, ['length']);
+  assert.equal(s.ids.size, 1);
+  assert.equal(s.usage?.completion_tokens, c.maxTokens, 'usage.completion_tokens');
+  return 'answered';
 }
 
 test(`${REQUESTS} streams, ${CONCURRENCY} at a time, with random client cancels`, { timeout: 120_000 }, async () => {

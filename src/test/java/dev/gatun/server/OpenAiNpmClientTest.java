@@ -41,7 +41,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * drives the server on loopback: each script under src/test/js is run by {@code node} against a
  * server over a tiny random Llama on the cpu device, with a fixture of greedy reference texts
  * computed here one request at a time. After each script the engine must hold nothing: no
- * request running or queued, every submitted request finished, every KV block free.
+ * request running or queued, every submitted request finished, every KV block free. The emu
+ * device is left out: on 2 cores the engine there takes minutes for the load script alone.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
