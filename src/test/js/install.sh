@@ -14,6 +14,7 @@ fi
 STAMP=node_modules/.gatun-install.sha256
 HASH=$({ node --version; sha256sum package.json package-lock.json; } | sha256sum | cut -d' ' -f1)
 if [[ -f $STAMP && $(cat "$STAMP") == "$HASH" ]]; then
+  echo "npm: up to date (src/test/js/node_modules)"
   exit 0
 fi
 # openai declares node >= 22 and the machines have 20: npm warns (EBADENGINE); the scripts only

@@ -72,7 +72,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * fields, unknown model (404), bad parameters, a body over {@link Options#maxBodyBytes} (413), a
  * prompt over {@link Options#maxPromptTokens}, {@code max_tokens} over {@link Options#maxTokens},
  * or what the engine rejects at submission (context overflow, a request that can never fit in
- * the KV cache); a missing or wrong API key is a 401. The server keeps serving after each.
+ * the KV cache); a missing or wrong API key is a 401. The server keeps serving after each. What
+ * is left of a refused request's body is read and dropped first (up to {@link #DRAIN_BYTES}), so
+ * that a client still sending it receives the answer rather than a reset connection.
  *
  * <p>The server does not own the engine: {@link #close()} stops listening and cancels the requests
  * in flight; the caller closes the engine afterwards.

@@ -47,7 +47,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class OpenAiNpmClientTest {
-    static final int VOCAB = 300, CONTEXT = 1024, TOKENS = 24;
+    static final int VOCAB = 300, CONTEXT = 1024, TOKENS = 24, MAX_BODY = 16 * 1024;
     static final String KEY = "sk-npm-test", MODEL = "tiny";
     static final Path JS = Path.of("src", "test", "js").toAbsolutePath();
     /** Greedy steps whose top-two logit margin is below this are near ties that batching may flip. */
@@ -71,7 +71,7 @@ class OpenAiNpmClientTest {
         Tokenizer tokenizer = new ByteTokenizer(specials);
         fixture = writeFixture(modelDir, tokenizer, random);
         engine = new Engine(LlamaModel.load(modelDir, Devices.get("cpu")), Engine.Config.of(512).withBatch(512, 64));
-        server = OpenAiServer.start(engine, tokenizer, MODEL, OpenAiServer.Options.defaults().withPort(0).withApiKey(KEY).withMaxBodyBytes(16 * 1024));
+        server = OpenAiServer.start(engine, tokenizer, MODEL, OpenAiServer.Options.defaults().withPort(0).withApiKey(KEY).withMaxBodyBytes(MAX_BODY));
     }
 
     @AfterAll
@@ -141,7 +141,7 @@ class OpenAiNpmClientTest {
      */
     static Path writeFixture(Path modelDir, Tokenizer tokenizer, Random random) throws Exception {
         ObjectMapper json = new ObjectMapper();
-        ObjectNode root = json.createObjectNode().put("model", MODEL).put("context", CONTEXT).put("maxBodyBytes", 16 * 1024)
+        ObjectNode root = json.createObjectNode().put("model", MODEL).put("context", CONTEXT).put("maxBodyBytes", MAX_BODY)
                 .put("seed", random.nextInt() & 0x7fffffff);
         ArrayNode completions = root.putArray("completions"), chats = root.putArray("chats");
         try (LlamaModel reference = LlamaModel.load(modelDir, Devices.get("cpu"))) {
