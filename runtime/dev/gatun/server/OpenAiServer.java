@@ -72,7 +72,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * fields, unknown model (404), bad parameters, a body over {@link Options#maxBodyBytes} (413), a
  * prompt over {@link Options#maxPromptTokens}, {@code max_tokens} over {@link Options#maxTokens},
  * or what the engine rejects at submission (context overflow, a request that can never fit in
- * the KV cache); a missing or wrong API key is a 401. The server keeps serving after each.
+ * the KV cache); a missing or wrong API key is a 401. The server keeps serving after each. What
+ * is left of a refused request's body is read and dropped first (up to {@link #DRAIN_BYTES}), so
+ * that a client still sending it receives the answer rather than a reset connection.
  *
  * <p>The server does not own the engine: {@link #close()} stops listening and cancels the requests
  * in flight; the caller closes the engine afterwards.
@@ -124,6 +126,12 @@ public final class OpenAiServer implements AutoCloseable {
     /** Default {@code max_tokens} of {@code /v1/completions}, as OpenAI's. */
     static final int DEFAULT_COMPLETION_TOKENS = 16;
     static final int MAX_STOP_STRINGS = 16;
+    /**
+     * How much of a refused request's unread body is read and dropped before the error is sent.
+     * The JDK server closes a connection whose request body was not read to the end, and a client
+     * still sending it then gets a reset instead of the answer; beyond this it does.
+     */
+    static final long DRAIN_BYTES = 64L << 20;
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
     private final Engine engine;
@@ -403,8 +411,8 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void clientGone(RequestHandle handle) {
+        disconnects.incrementAndGet(); // counted before the cancel frees the request, so metrics never show it freed but not counted
         handle.cancel();
-        disconnects.incrementAndGet();
     }
 
     private void event(OutputStream out, JsonNode data) throws IOException {
@@ -463,13 +471,12 @@ public final class OpenAiServer implements AutoCloseable {
             if (n > limit) throw tooLarge(limit);
         }
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (InputStream in = ex.getRequestBody()) {
-            byte[] buf = new byte[8192];
-            int r;
-            while ((r = in.read(buf)) > 0) {
-                if (bytes.size() + r > limit) throw tooLarge(limit);
-                bytes.write(buf, 0, r);
-            }
+        InputStream in = ex.getRequestBody(); // not closed here: a refusal drains it first (sendErrorIfPossible)
+        byte[] buf = new byte[8192];
+        int r;
+        while ((r = in.read(buf)) > 0) {
+            if (bytes.size() + r > limit) throw tooLarge(limit);
+            bytes.write(buf, 0, r);
         }
         if (bytes.size() == 0) throw ApiException.invalid(null, "the request body is empty; send a JSON object");
         JsonNode body;
@@ -658,6 +665,13 @@ public final class OpenAiServer implements AutoCloseable {
 
     // ---- responses ----
 
+    /** Reads and drops up to {@link #DRAIN_BYTES} of what is left of a request body. */
+    private static void drain(InputStream in) throws IOException {
+        byte[] buf = new byte[64 * 1024];
+        long left = DRAIN_BYTES;
+        for (int r; left > 0 && (r = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0; ) left -= r;
+    }
+
     private void sendJson(HttpExchange ex, int status, JsonNode body) throws IOException {
         byte[] bytes = json.writeValueAsBytes(body);
         ex.getResponseHeaders().set("Content-Type", "application/json");
@@ -681,6 +695,7 @@ public final class OpenAiServer implements AutoCloseable {
     private void sendErrorIfPossible(HttpExchange ex, ApiException e) {
         if (ex.getResponseCode() != -1) return; // headers already sent
         try {
+            drain(ex.getRequestBody());
             sendJson(ex, e.status, errorBody(e));
         } catch (IOException ignored) {
             // the client went away
