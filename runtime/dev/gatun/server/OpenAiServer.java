@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.gatun.llm.StreamingText;
 import dev.gatun.llm.Tokenizer;
 import dev.gatun.llm.engine.Engine;
 import dev.gatun.llm.engine.Request;
@@ -328,7 +329,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** Feeds the request's tokens through the text assembler into {@code sink} until the end or a stop string. */
     private Outcome drive(RequestHandle handle, Prepared p, TextSink sink) throws IOException {
-        TextAssembler text = new TextAssembler(tokenizer, p.stops());
+        StreamingText text = new StreamingText(tokenizer, p.stops());
         int consumed = 0;
         for (int token : handle) {
             consumed++;

@@ -248,24 +248,6 @@ class OpenAiServerTest {
     }
 
     @Test
-    void textAssemblerHoldsBackPossibleStopStrings() {
-        TextAssembler a = new TextAssembler(tokenizer, List.of("abc", "xyz"));
-        StringBuilder out = new StringBuilder();
-        for (char c : "hello ab".toCharArray()) out.append(a.push(c));
-        assertEquals("hello ", out.toString(), "'ab' may start 'abc'");
-        out.append(a.push('d'));
-        assertEquals("hello abd", out.toString());
-        for (char c : "-xyz-more".toCharArray()) out.append(a.push(c));
-        assertTrue(a.stopped());
-        assertEquals("hello abd-", out.toString());
-        assertEquals("hello abd-", a.text());
-
-        TextAssembler b = new TextAssembler(tokenizer, List.of("abc"));
-        assertEquals("", b.push('a'));
-        assertEquals("a", b.finish(), "held-back text is released at the end");
-    }
-
-    @Test
     void healthModelsAndMetrics() throws Exception {
         HttpResponse<String> health = client.send(HttpRequest.newBuilder(server.baseUri().resolve("/health")).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, health.statusCode(), "/health needs no key");
