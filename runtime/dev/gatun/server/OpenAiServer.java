@@ -57,7 +57,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code temperature} (default 1; 0 = greedy), {@code top_p}, {@code top_k} (an extension; 0 or -1
  * = off), {@code seed} (default: random), {@code stop} (a string or a list of strings, applied to
  * the decoded text: the output ends before the first one and generation is cancelled),
- * {@code n} (only 1), {@code stream} and {@code stream_options.include_usage}. Other fields are
+ * {@code n} (only 1), {@code stream}, {@code stream_options.include_usage} and {@code ignore_eos}
+ * (vLLM's extension: generate to max_tokens through EOS, for benchmarks). Other fields are
  * ignored. The prompt is encoded as is (no BOS token is added, as in {@code gatun generate});
  * generation also ends after one of {@link Options#eosTokens} (the model's EOS ids). Special
  * tokens are left out of the returned text.
@@ -559,7 +560,8 @@ public final class OpenAiServer implements AutoCloseable {
         if (logprobs != null && !(logprobs.isBoolean() && !logprobs.asBoolean()))
             throw ApiException.invalid("logprobs", "'logprobs' is not supported");
 
-        Request request = new Request(ids, params, maxTokens, options.eosTokens(), null);
+        Boolean ignoreEos = optBoolean(body, "ignore_eos");
+        Request request = new Request(ids, params, maxTokens, ignoreEos != null && ignoreEos ? new int[0] : options.eosTokens(), null);
         String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         return new Prepared(chat, stream != null && stream, includeUsage, request, stops, id, Instant.now().getEpochSecond());
     }

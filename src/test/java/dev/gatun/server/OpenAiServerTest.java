@@ -232,6 +232,25 @@ class OpenAiServerTest {
     }
 
     @Test
+    void ignoreEosGeneratesThroughTheModelsEosToken() throws Exception {
+        String prompt = "Hello, Gatun";
+        int eos = TinyModels.greedy(referenceModel, tokenizer.encode(prompt), 1).tokens()[0]; // the first greedy token plays EOS
+        try (OpenAiServer eosServer = OpenAiServer.start(engine, tokenizer, MODEL, OpenAiServer.Options.defaults().withPort(0)
+                .withMaxTokens(MAX_TOKENS).withEosTokens(eos))) {
+            String url = eosServer.baseUri().resolve("/v1/completions").toString();
+            Reply stopped = send(HttpRequest.newBuilder(java.net.URI.create(url)).POST(HttpRequest.BodyPublishers.ofString(
+                    json("prompt", prompt, "max_tokens", 12, "temperature", 0))).build());
+            assertEquals("stop", stopped.body().get("choices").get(0).get("finish_reason").asText(), stopped.text());
+            assertEquals(1, stopped.body().get("usage").get("completion_tokens").asInt(), stopped.text());
+            Reply through = send(HttpRequest.newBuilder(java.net.URI.create(url)).POST(HttpRequest.BodyPublishers.ofString(
+                    json("prompt", prompt, "max_tokens", 12, "temperature", 0, "ignore_eos", true))).build());
+            assertEquals("length", through.body().get("choices").get(0).get("finish_reason").asText(), through.text());
+            assertEquals(12, through.body().get("usage").get("completion_tokens").asInt(), through.text());
+            assertEquals(reference(prompt, 12), through.body().get("choices").get(0).get("text").asText());
+        }
+    }
+
+    @Test
     void stopStringsTrimTheOutput() throws Exception {
         String prompt = "The quick brown fox";
         String full = reference(prompt, 30);
