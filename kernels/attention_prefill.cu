@@ -5,11 +5,13 @@
 // 76,288 for _d128 (above 48 KiB: raise CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
 // first). head_dim % 8 == 0 and <= MAX_D; q, k, v, out 16-byte aligned; lse may be null.
 // batch and max_seqlen_q only describe the grid; the kernel reads neither.
+// __launch_bounds__(128, 1): as the paged prefill; with the default, ptxas caps the shared
+// body (attention_tile_body) at 128/168 registers and spills a few bytes.
 #include "cuemu/prelude.h"
 #include "attention_prefill.cuh"
 
 #define GATUN_PREFILL(NAME, T, MAX_D)                                                            \
-    extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads)                          \
+    extern "C" __global__ void __launch_bounds__(gatun::prefill::kThreads, 1)                        \
     NAME(                                                    \
             const T* q, const T* k, const T* v, T* out, float* lse, const int* cu_seqlens_q,        \
             const int* cu_seqlens_k, int batch, int num_q_heads, int num_kv_heads, int head_dim,    \

@@ -47,6 +47,9 @@
 //   key visible to the block's last row; tiles entirely outside are never visited (causal
 //   does about half the work). Blocks whose first query row lies past len_q return before
 //   any barrier (the condition depends only on blockIdx, so the whole block leaves).
+//   A warp none of whose rows sees a key of a tile skips that tile's compute (a vote per tile).
+//   The body (attention_tile_body) is shared with the paged prefill and the video kernels
+//   (video_attention.cuh): a map object says where rows and keys live; the arithmetic is this.
 //
 // ---- Numerics / determinism ----------------------------------------------------------------
 //   fp32 everywhere (scores, softmax via exp2f with log2(e) folded into the scale, P·V);
@@ -126,13 +129,12 @@ __device__ __forceinline__ float4 f4(float x, float y, float z, float w) {
     return r;
 }
 
-// Stages `rows` rows (row r from src + r*src_stride) of MAX_D columns into dst (row stride
-// dst_stride floats) as fp32. Rows >= valid_rows and columns >= head_dim become 0 (so that
-// 0-probability keys never meet the NaN poison of fresh shared memory). Consecutive threads
-// take consecutive 8-element chunks of a row: coalesced 16-byte loads.
-template <int MAX_D, int ROWS, typename T>
-__device__ __forceinline__ void stage_rows(float* dst, int dst_stride, const T* src,
-                                           long long src_stride, int valid_rows, int head_dim) {
+// Stages ROWS rows of MAX_D columns into dst (row stride dst_stride floats) as fp32: row r from
+// row(r), a pointer to its first element or nullptr. Null rows and columns >= head_dim become 0 (so
+// that 0-probability keys never meet the NaN poison of fresh shared memory). Consecutive threads
+// take consecutive 8-element chunks of a row: coalesced 16-byte loads where rows are contiguous.
+template <int MAX_D, int ROWS, typename T, typename RowFn>
+__device__ __forceinline__ void stage_rows(float* dst, int dst_stride, const RowFn& row, int head_dim) {
     constexpr int kChunks = MAX_D / 8;
     static_assert((ROWS * kChunks) % kThreads == 0, "stage_rows: chunks per thread");
 #pragma unroll
@@ -140,9 +142,10 @@ __device__ __forceinline__ void stage_rows(float* dst, int dst_stride, const T* 
         const int c = it * kThreads + static_cast<int>(threadIdx.x);
         const int r = c / kChunks;
         const int col = (c % kChunks) * 8;
+        const T* src = row(r);
         float v[8];
-        if (r < valid_rows && col < head_dim) {
-            load8(src + r * src_stride + col, v);
+        if (src != nullptr && col < head_dim) {
+            load8(src + col, v);
         } else {
 #pragma unroll
             for (int e = 0; e < 8; ++e) v[e] = 0.0f;
@@ -153,16 +156,21 @@ __device__ __forceinline__ void stage_rows(float* dst, int dst_stride, const T* 
     }
 }
 
-// ---- K/V sources: the only part that differs between contiguous and paged K/V -------------
-// A source (taken by value, all in registers) is used in three steps by the body:
-//   len_k = kv.begin(b)                      keys of sequence b
-//   kv.bind(kvh, kv_row_stride, head_dim)    select the kv head
-//   kv.stage<MAX_D>(k_s, ks, v_s, vs, n0, valid, head_dim)
-//       stage keys n0 .. n0+kBlockN-1 into k_s / v_s as fp32, exactly as stage_rows does (keys
-//       >= n0 + valid and columns >= head_dim become 0).
-// Staging only copies values, so two sources serving the same keys give bit-identical results.
+// ---- Maps: the only part that differs between the kernels built on this body ----------------
+// A map (taken by value, in registers) says where a block's rows and keys live:
+//   map.begin(head_dim)       set up from blockIdx; false: the whole block leaves (must depend
+//                             on blockIdx only: it happens before any barrier)
+//   map.n_lo, map.n_hi        the block's keys [n_lo, n_hi), n_lo a multiple of kBlockN
+//   map.keys(r, lo, hi)       row r (0..kBlockM-1) sees keys lo..hi (none when hi < lo)
+//   map.q_row(r), out_row(r)  row r's query / output (head applied), nullptr: not a row
+//   map.lse_row(r)            its lse slot, nullptr: not written
+//   map.k_row(n), v_row(n)    key n's K / V row (kv head applied), nullptr: zero
+// Keys are "packed" positions: a map may place several sequences' keys in one key range, each
+// behind a mask. The arithmetic of a row depends only on the keys it sees and their tile slots.
 //
-// Contiguous packed varlen K/V (cu_seqlens_k): the gatun_attention_prefill_* kernels.
+// Varlen packed batch (cu_seqlens): the gatun_attention_prefill_* kernels, with a K/V source
+//   len_k = kv.begin(b); kv.bind(kvh, kv_row_stride, head_dim); kv.k_row(n), kv.v_row(n) (n < len_k)
+// Contiguous packed varlen K/V (cu_seqlens_k).
 template <typename T>
 struct ContiguousKV {
     const T* k;
@@ -181,51 +189,88 @@ struct ContiguousKV {
         k += o;
         v += o;
     }
-    template <int MAX_D>
-    __device__ __forceinline__ void stage(float* k_s, int k_stride, float* v_s, int v_stride,
-                                          int n0, int valid, int head_dim) const {
-        stage_rows<MAX_D, kBlockN>(k_s, k_stride, k + n0 * row_stride, row_stride, valid, head_dim);
-        stage_rows<MAX_D, kBlockN>(v_s, v_stride, v + n0 * row_stride, row_stride, valid, head_dim);
-    }
+    __device__ __forceinline__ const T* k_row(int n) const { return k + n * row_stride; }
+    __device__ __forceinline__ const T* v_row(int n) const { return v + n * row_stride; }
 };
 
-template <typename T, int MAX_D, typename KV>
-__device__ __forceinline__ void attention_prefill_body(const T* __restrict__ q, KV kv,
-                                                       T* __restrict__ out, float* __restrict__ lse,
-                                                       const int* cu_seqlens_q, int num_q_heads,
-                                                       int num_kv_heads, int head_dim, float scale,
-                                                       int causal, int window_left) {
+template <typename T, typename KV>
+struct VarlenMap {
+    const T* q;
+    T* out;
+    float* lse;
+    const int* cu_seqlens_q;
+    KV kv;
+    int num_q_heads, num_kv_heads, causal, window_left;
+    // set by begin
+    int h, q_begin, len_q, len_k, m0, off, n_lo, n_hi, head_dim;
+    long long q_row_stride;
+
+    __device__ __forceinline__ bool begin(int hd) {
+        const int b = blockIdx.z;
+        h = blockIdx.y;
+        head_dim = hd;
+        q_begin = cu_seqlens_q[b];
+        len_q = cu_seqlens_q[b + 1] - q_begin;
+        len_k = kv.begin(b);
+        m0 = static_cast<int>(blockIdx.x) * kBlockM;
+        if (m0 >= len_q) return false;
+        off = len_k - len_q;  // query i's diagonal key is i + off
+        const int m_last = min(m0 + kBlockM, len_q) - 1;
+        // Keys any row of this block can see, n_lo rounded down to a tile start. 64-bit
+        // intermediates: off may be negative and window_left as large as INT_MAX.
+        n_hi = len_k;
+        if (causal) {
+            n_hi = static_cast<int>(
+                min(static_cast<long long>(len_k), static_cast<long long>(m_last) + off + 1));
+        }
+        n_lo = 0;
+        if (window_left >= 0) {
+            n_lo = static_cast<int>(min(max(static_cast<long long>(m0) + off - window_left, 0LL),
+                                        static_cast<long long>(len_k)));
+        }
+        n_lo = (n_lo / kBlockN) * kBlockN;
+        q_row_stride = static_cast<long long>(num_q_heads) * head_dim;
+        kv.bind(h / (num_q_heads / num_kv_heads), static_cast<long long>(num_kv_heads) * head_dim,
+                head_dim);
+        return true;
+    }
+    __device__ __forceinline__ void keys(int r, int& lo, int& hi) const {
+        const int qi = m0 + r;
+        const long long diag = static_cast<long long>(qi) + off;  // 64-bit: no overflow
+        const long long last = static_cast<long long>(len_k) - 1;
+        hi = qi >= len_q ? -1 : static_cast<int>(causal ? min(diag, last) : last);
+        lo = window_left >= 0 ? static_cast<int>(max(diag - window_left, 0LL)) : 0;
+    }
+    __device__ __forceinline__ long long row_index(int r) const {
+        return m0 + r < len_q ? static_cast<long long>(q_begin) + m0 + r : -1;
+    }
+    __device__ __forceinline__ const T* q_row(int r) const {
+        const long long t = row_index(r);
+        return t < 0 ? nullptr : q + t * q_row_stride + static_cast<long long>(h) * head_dim;
+    }
+    __device__ __forceinline__ T* out_row(int r) const {
+        const long long t = row_index(r);
+        return t < 0 ? nullptr : out + t * q_row_stride + static_cast<long long>(h) * head_dim;
+    }
+    __device__ __forceinline__ float* lse_row(int r) const {
+        const long long t = row_index(r);
+        return t < 0 || lse == nullptr ? nullptr : lse + t * num_q_heads + h;
+    }
+    __device__ __forceinline__ const T* k_row(int n) const { return n < len_k ? kv.k_row(n) : nullptr; }
+    __device__ __forceinline__ const T* v_row(int n) const { return n < len_k ? kv.v_row(n) : nullptr; }
+};
+
+template <typename T, int MAX_D, typename Map>
+__device__ __forceinline__ void attention_tile_body(Map map, int head_dim, float scale) {
     static_assert(MAX_D % 32 == 0, "MAX_D must be a multiple of 32");
     constexpr int kQStride = MAX_D + 4;   // Q and K rows: float4 reads conflict-free
     constexpr int kVStride = MAX_D;       // V rows: read contiguously
     constexpr int kDimChunks = MAX_D / 32;
 
-    const int b = blockIdx.z;
-    const int h = blockIdx.y;
-    const int q_begin = cu_seqlens_q[b];
-    const int len_q = cu_seqlens_q[b + 1] - q_begin;
-    const int len_k = kv.begin(b);
-    const int m0 = static_cast<int>(blockIdx.x) * kBlockM;
     // Depends on blockIdx only: the whole block leaves, before any barrier.
-    if (m0 >= len_q) return;
-
-    const int kvh = h / (num_q_heads / num_kv_heads);
-    const int off = len_k - len_q;  // query i's diagonal key is i + off
-    const int m_last = min(m0 + kBlockM, len_q) - 1;
-
-    // Keys any row of this block can see: [n_lo, n_hi), n_lo rounded down to a tile start.
-    // 64-bit intermediates: off may be negative and window_left as large as INT_MAX.
-    int n_hi = len_k;
-    if (causal) {
-        n_hi = static_cast<int>(
-            min(static_cast<long long>(len_k), static_cast<long long>(m_last) + off + 1));
-    }
-    int n_lo = 0;
-    if (window_left >= 0) {
-        n_lo = static_cast<int>(min(max(static_cast<long long>(m0) + off - window_left, 0LL),
-                                    static_cast<long long>(len_k)));
-    }
-    n_lo = (n_lo / kBlockN) * kBlockN;
+    if (!map.begin(head_dim)) return;
+    const int n_lo = map.n_lo;
+    const int n_hi = map.n_hi;
 
     DYNAMIC_SMEM(float, smem);
     float* const q_s = smem;                          // [kBlockM][kQStride]
@@ -239,26 +284,15 @@ __device__ __forceinline__ void attention_prefill_body(const T* __restrict__ q, 
     const int rg = lane >> 3;  // row group: rows 16*warp + 4*i + rg
     const int x = lane & 7;    // key slot in the S phase, dim slot in the PV phase
 
-    const long long q_row_stride = static_cast<long long>(num_q_heads) * head_dim;
-    const long long kv_row_stride = static_cast<long long>(num_kv_heads) * head_dim;
-    const T* const q_tile = q + (static_cast<long long>(q_begin) + m0) * q_row_stride +
-                            static_cast<long long>(h) * head_dim;
-    kv.bind(kvh, kv_row_stride, head_dim);
-
-    stage_rows<MAX_D, kBlockM>(q_s, kQStride, q_tile, q_row_stride, len_q - m0, head_dim);
+    stage_rows<MAX_D, kBlockM, T>(q_s, kQStride, [&](int r) { return map.q_row(r); }, head_dim);
 
     int row_local[kRowsPerLane];  // row within the block tile
-    int qi[kRowsPerLane];         // query index within the sequence
     int key_lo[kRowsPerLane];     // the row sees keys key_lo..key_hi (empty when lo > hi)
     int key_hi[kRowsPerLane];
 #pragma unroll
     for (int i = 0; i < kRowsPerLane; ++i) {
         row_local[i] = warp * 16 + 4 * i + rg;
-        qi[i] = m0 + row_local[i];
-        const long long diag = static_cast<long long>(qi[i]) + off;  // 64-bit: no overflow
-        const long long last = static_cast<long long>(len_k) - 1;
-        key_hi[i] = qi[i] >= len_q ? -1 : static_cast<int>(causal ? min(diag, last) : last);
-        key_lo[i] = window_left >= 0 ? static_cast<int>(max(diag - window_left, 0LL)) : 0;
+        map.keys(row_local[i], key_lo[i], key_hi[i]);
     }
 
     const float scale_log2 = scale * 1.4426950408889634f;
@@ -277,8 +311,18 @@ __device__ __forceinline__ void attention_prefill_body(const T* __restrict__ q, 
 
     for (int n0 = n_lo; n0 < n_hi; n0 += kBlockN) {
         __syncthreads();  // everyone is done with the previous K/V tile (and P rows)
-        kv.template stage<MAX_D>(k_s, kQStride, v_s, kVStride, n0, len_k - n0, head_dim);
+        stage_rows<MAX_D, kBlockN, T>(k_s, kQStride, [&](int r) { return map.k_row(n0 + r); }, head_dim);
+        stage_rows<MAX_D, kBlockN, T>(v_s, kVStride, [&](int r) { return map.v_row(n0 + r); }, head_dim);
         __syncthreads();  // Q (first time), K and V visible
+
+        // A warp none of whose rows sees a key of this tile skips it: for such a row the tile
+        // would leave m, l and acc bit-identical (alpha = 1 or 0 on zeros, p = 0), so skipping
+        // changes no result. It is what makes packed short sequences cheap.
+        bool sees = false;
+#pragma unroll
+        for (int i = 0; i < kRowsPerLane; ++i)
+            sees = sees || (key_lo[i] <= key_hi[i] && key_lo[i] < n0 + kBlockN && key_hi[i] >= n0);
+        if (!__any_sync(kFullMask, sees)) continue;
 
         // ---- S = Q K^T for 4 rows × 4 keys --------------------------------------------
         float s[kRowsPerLane][kKeysPerLane];
@@ -394,10 +438,9 @@ __device__ __forceinline__ void attention_prefill_body(const T* __restrict__ q, 
         l += __shfl_xor_sync(kFullMask, l, 1);
         l += __shfl_xor_sync(kFullMask, l, 2);
         l += __shfl_xor_sync(kFullMask, l, 4);
-        if (qi[i] >= len_q) continue;
+        T* const orow = map.out_row(row_local[i]);
+        if (orow == nullptr) continue;
         const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-        T* const orow = out + (static_cast<long long>(q_begin) + qi[i]) * q_row_stride +
-                        static_cast<long long>(h) * head_dim;
 #pragma unroll
         for (int c = 0; c < kDimChunks; ++c) {
             const int d = 4 * x + 32 * c;
@@ -406,10 +449,9 @@ __device__ __forceinline__ void attention_prefill_body(const T* __restrict__ q, 
                 store4(orow + d, f4(a.x * inv, a.y * inv, a.z * inv, a.w * inv));
             }
         }
-        if (lse != nullptr && x == 0) {
-            lse[(static_cast<long long>(q_begin) + qi[i]) * num_q_heads + h] =
-                l > 0.0f ? (m_run[i] + log2f(l)) * 0.6931471805599453f : kNegInf;
-        }
+        float* const lrow = map.lse_row(row_local[i]);
+        if (lrow != nullptr && x == 0)
+            *lrow = l > 0.0f ? (m_run[i] + log2f(l)) * 0.6931471805599453f : kNegInf;
     }
 }
 
@@ -420,12 +462,19 @@ __device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const
                                                   const int* cu_seqlens_k, int num_q_heads,
                                                   int num_kv_heads, int head_dim, float scale,
                                                   int causal, int window_left) {
-    ContiguousKV<T> kv;
-    kv.k = k;
-    kv.v = v;
-    kv.cu_seqlens_k = cu_seqlens_k;
-    attention_prefill_body<T, MAX_D>(q, kv, out, lse, cu_seqlens_q, num_q_heads, num_kv_heads,
-                                     head_dim, scale, causal, window_left);
+    VarlenMap<T, ContiguousKV<T>> map;
+    map.q = q;
+    map.out = out;
+    map.lse = lse;
+    map.cu_seqlens_q = cu_seqlens_q;
+    map.kv.k = k;
+    map.kv.v = v;
+    map.kv.cu_seqlens_k = cu_seqlens_k;
+    map.num_q_heads = num_q_heads;
+    map.num_kv_heads = num_kv_heads;
+    map.causal = causal;
+    map.window_left = window_left;
+    attention_tile_body<T, MAX_D>(map, head_dim, scale);
 }
 
 }  // namespace prefill

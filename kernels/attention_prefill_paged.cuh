@@ -48,9 +48,9 @@
 namespace gatun {
 namespace prefill {
 
-// Paged K/V: key j of the sequence lives in physical block table[j >> block_shift], row
-// j & (block_size - 1). The thread-to-(row, 8-column chunk) map is stage_rows': coalesced
-// 16-byte loads within a key row (rows of one block are also adjacent in memory).
+// Paged K/V (the K/V source of VarlenMap): key j of the sequence lives in physical block
+// table[j >> block_shift], row j & (block_size - 1). stage_rows' thread-to-(row, 8-column chunk)
+// map gives coalesced 16-byte loads within a key row (rows of one block are also adjacent).
 template <typename T>
 struct PagedKV {
     const T* k;                // k_cache (+ kvh * head_dim once bound)
@@ -71,39 +71,12 @@ struct PagedKV {
         k += o;
         v += o;
     }
-    // Stages K (from k) or V (from v) rows exactly as stage_rows does for contiguous rows.
-    template <int MAX_D>
-    __device__ __forceinline__ void stage_one(float* dst, int dst_stride, const T* src, int n0,
-                                              int valid, int head_dim) const {
-        constexpr int kChunks = MAX_D / 8;
-        static_assert((kBlockN * kChunks) % kThreads == 0, "paged stage: chunks per thread");
-#pragma unroll
-        for (int it = 0; it < kBlockN * kChunks / kThreads; ++it) {
-            const int c = it * kThreads + static_cast<int>(threadIdx.x);
-            const int r = c / kChunks;
-            const int col = (c % kChunks) * 8;
-            float e8[8];
-            if (r < valid && col < head_dim) {
-                const int key = n0 + r;
-                const long long slot =
-                    (static_cast<long long>(table[key >> block_shift]) << block_shift) |
-                    (key & ((1 << block_shift) - 1));
-                load8(src + slot * row_stride + col, e8);
-            } else {
-#pragma unroll
-                for (int e = 0; e < 8; ++e) e8[e] = 0.0f;
-            }
-            float* d = dst + r * dst_stride + col;
-            *reinterpret_cast<float4*>(d) = f4(e8[0], e8[1], e8[2], e8[3]);
-            *reinterpret_cast<float4*>(d + 4) = f4(e8[4], e8[5], e8[6], e8[7]);
-        }
+    __device__ __forceinline__ long long slot(int key) const {
+        return (static_cast<long long>(table[key >> block_shift]) << block_shift) |
+               (key & ((1 << block_shift) - 1));
     }
-    template <int MAX_D>
-    __device__ __forceinline__ void stage(float* k_s, int k_stride, float* v_s, int v_stride,
-                                          int n0, int valid, int head_dim) const {
-        stage_one<MAX_D>(k_s, k_stride, k, n0, valid, head_dim);
-        stage_one<MAX_D>(v_s, v_stride, v, n0, valid, head_dim);
-    }
+    __device__ __forceinline__ const T* k_row(int n) const { return k + slot(n) * row_stride; }
+    __device__ __forceinline__ const T* v_row(int n) const { return v + slot(n) * row_stride; }
 };
 
 template <typename T, int MAX_D>
@@ -113,15 +86,22 @@ __device__ __forceinline__ void attention_prefill_paged(
     const int* block_tables, const int* seq_lens, int num_q_heads, int num_kv_heads,
     int head_dim, int block_size, int max_blocks_per_seq, float scale, int causal,
     int window_left) {
-    PagedKV<T> kv;
-    kv.k = k_cache;
-    kv.v = v_cache;
-    kv.block_tables = block_tables;
-    kv.seq_lens = seq_lens;
-    kv.max_blocks_per_seq = max_blocks_per_seq;
-    kv.block_shift = __ffs(block_size) - 1;  // block_size is a power of two
-    attention_prefill_body<T, MAX_D>(q, kv, out, lse, cu_seqlens_q, num_q_heads, num_kv_heads,
-                                     head_dim, scale, causal, window_left);
+    VarlenMap<T, PagedKV<T>> map;
+    map.q = q;
+    map.out = out;
+    map.lse = lse;
+    map.cu_seqlens_q = cu_seqlens_q;
+    map.kv.k = k_cache;
+    map.kv.v = v_cache;
+    map.kv.block_tables = block_tables;
+    map.kv.seq_lens = seq_lens;
+    map.kv.max_blocks_per_seq = max_blocks_per_seq;
+    map.kv.block_shift = __ffs(block_size) - 1;  // block_size is a power of two
+    map.num_q_heads = num_q_heads;
+    map.num_kv_heads = num_kv_heads;
+    map.causal = causal;
+    map.window_left = window_left;
+    attention_tile_body<T, MAX_D>(map, head_dim, scale);
 }
 
 }  // namespace prefill

@@ -8,10 +8,11 @@
     extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1) NAME(                        \
         T* q, const T* k, const T* v, T* k_cache, T* v_cache, const long long* slot_mapping,       \
         const int* positions, int num_tokens, int num_q_heads, int num_kv_heads, int head_dim,     \
-        int block_size, int rotary_dim, float theta, int style) {                                  \
+        int block_size, int rotary_dim, float theta, float scale_factor, float scale_low,          \
+        float scale_high, float scale_original, int style) {                                       \
         gatun::kv_append_rope(q, k, v, k_cache, v_cache, slot_mapping, positions, num_tokens,      \
                               num_q_heads, num_kv_heads, head_dim, block_size, rotary_dim, theta,  \
-                              style);                                                              \
+                              {scale_factor, scale_low, scale_high, scale_original}, style);       \
     }                                                                                              \
     CUEMU_EXPORT(NAME)
 

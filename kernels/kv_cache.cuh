@@ -34,14 +34,14 @@ __device__ __forceinline__ void kv_append_rope(T* q, const T* k, const T* v, T* 
                                                const long long* slot_mapping, const int* positions,
                                                int num_tokens, int num_q_heads, int num_kv_heads,
                                                int head_dim, int block_size, int rotary_dim, float theta,
-                                               int style) {
+                                               RopeScaling sc, int style) {
     __shared__ float inv_freq[kRopeMaxHalf];
     __shared__ float cs[kRopeMaxHalf];
     __shared__ float sn[kRopeMaxHalf];
     const bool rope = rotary_dim > 0;
     const int half = rotary_dim / 2;
     const long long row = (long long)num_kv_heads * head_dim;  // elements per token in k, v and a slot
-    if (rope) rope_fill_inv_freq(inv_freq, rotary_dim, theta);
+    if (rope) rope_fill_inv_freq(inv_freq, rotary_dim, theta, sc);
     for (int t = blockIdx.x; t < num_tokens; t += gridDim.x) {
         if (rope) {  // uniform branch: rope is the same for every thread
             __syncthreads();  // inv_freq ready; the previous token is done with cs/sn

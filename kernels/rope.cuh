@@ -9,8 +9,8 @@
 // For pair i: (x0, x1) -> (x0*c - x1*s, x1*c + x0*s), c/s = cos/sin(pos * inv_freq_i).
 //
 // Numerics (the convention of HF/vLLM, which models are trained with):
-//  * inv_freq_i = theta^(-2i/rotary_dim) evaluated in double and rounded once to fp32
-//    (once per i per block, kept in shared memory);
+//  * inv_freq_i = theta^(-2i/rotary_dim), scaled as rope_scaling says (RopeScaling), evaluated
+//    in double and rounded once to fp32 (once per i per block, kept in shared memory);
 //  * angle = float(pos) * inv_freq_i, ONE fp32 multiply (positions exact up to 2^24);
 //  * sincosf (the accurate CUDA/libm one, full range reduction; not __sincosf) of the
 //    fp32 angle, once per (token, i) and shared by all heads of the token.
@@ -32,6 +32,7 @@
 #pragma once
 
 #include "common.cuh"
+#include "rope_scaling.h"
 
 namespace gatun {
 
@@ -39,14 +40,10 @@ constexpr int kRopeMaxHalf = 256;  // rotary_dim <= 512
 constexpr int kRopeNeox = 0;
 constexpr int kRopeInterleaved = 1;
 
-__device__ __forceinline__ float rope_inv_freq(int i, int rotary_dim, float theta) {
-    return (float)pow((double)theta, -2.0 * (double)i / (double)rotary_dim);
-}
-
 // Block-level: inv_freq[i] for i < half. Caller syncs before reading.
-__device__ __forceinline__ void rope_fill_inv_freq(float* inv_freq, int rotary_dim, float theta) {
+__device__ __forceinline__ void rope_fill_inv_freq(float* inv_freq, int rotary_dim, float theta, RopeScaling sc) {
     const int half = rotary_dim / 2;
-    for (int i = threadIdx.x; i < half; i += blockDim.x) inv_freq[i] = rope_inv_freq(i, rotary_dim, theta);
+    for (int i = threadIdx.x; i < half; i += blockDim.x) inv_freq[i] = rope_inv_freq(i, rotary_dim, theta, sc);
 }
 
 // Block-level: cos/sin of pos * inv_freq[i] for i < half. Caller syncs before reading.
@@ -106,12 +103,13 @@ __device__ __forceinline__ void rope_row_inplace(T* row, int num_heads, int head
 
 template <typename T>
 __device__ __forceinline__ void rope_tokens(T* x, const int* positions, int num_tokens, int num_heads,
-                                            int head_dim, int rotary_dim, float theta, int style) {
+                                            int head_dim, int rotary_dim, float theta, RopeScaling sc,
+                                            int style) {
     __shared__ float inv_freq[kRopeMaxHalf];
     __shared__ float cs[kRopeMaxHalf];
     __shared__ float sn[kRopeMaxHalf];
     if (rotary_dim <= 0) return;  // uniform: every thread leaves, no barrier reached
-    rope_fill_inv_freq(inv_freq, rotary_dim, theta);
+    rope_fill_inv_freq(inv_freq, rotary_dim, theta, sc);
     for (int t = blockIdx.x; t < num_tokens; t += gridDim.x) {
         __syncthreads();  // inv_freq ready; the previous token is done with cs/sn
         rope_fill_cos_sin(cs, sn, inv_freq, rotary_dim, positions[t]);

@@ -27,9 +27,9 @@ extern "C" int gatun_cpu_attention_prefill(int dtype, const void* q, const void*
   if (total_q * num_q_heads * head_dim > kMaxElems || total_k * num_kv_heads * head_dim > kMaxElems)
     return GATUN_CPU_ESHAPE;
 
-  const TileArgs a{q, out, lse, cu_seqlens_q, num_q_heads, num_kv_heads, head_dim, scale, causal ? 1 : 0,
-                   window_left < 0 ? -1 : window_left};
-  return run_prefill(dtype, a, ContiguousSrc{k, v, cu_seqlens_k, num_kv_heads, head_dim}, batch);
+  const TileArgs a{num_q_heads, num_kv_heads, head_dim, scale, causal ? 1 : 0, window_left < 0 ? -1 : window_left};
+  const VarlenRows rows{q, out, lse, cu_seqlens_q, num_q_heads, head_dim};
+  return run_prefill(dtype, a, rows, ContiguousSrc{k, v, cu_seqlens_k, num_kv_heads, head_dim}, batch);
 }
 
 // FMA-peak probe (the ceiling for compute-bound ops): every pool thread runs `iters` rounds of

@@ -35,8 +35,8 @@ extern "C" int gatun_cpu_attention_prefill_paged(int dtype, const void* q, const
     for (long long j = 0; j < (seq_lens[b] + block_size - 1) / block_size; ++j)
       if (block_tables[(long long)b * max_blocks_per_seq + j] < 0) return GATUN_CPU_ESHAPE;
 
-  const TileArgs a{q, out, lse, cu_seqlens_q, num_q_heads, num_kv_heads, head_dim, scale, causal ? 1 : 0,
-                   window_left < 0 ? -1 : window_left};
+  const TileArgs a{num_q_heads, num_kv_heads, head_dim, scale, causal ? 1 : 0, window_left < 0 ? -1 : window_left};
+  const VarlenRows rows{q, out, lse, cu_seqlens_q, num_q_heads, head_dim};
   const PagedSrc src{k_cache, v_cache, block_tables, seq_lens, num_kv_heads, head_dim, block_size, max_blocks_per_seq};
-  return run_prefill(dtype, a, src, batch);
+  return run_prefill(dtype, a, rows, src, batch);
 }

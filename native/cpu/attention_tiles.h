@@ -1,9 +1,11 @@
-// The flash-prefill tiles shared by the two CPU prefill entries (FlashAttention-2 schedule):
-// gatun_cpu_attention_prefill (attention_prefill.cpp: K/V packed per sequence, rows Hkv*D apart) and
+// The flash-prefill tiles shared by the CPU attention entries (FlashAttention-2 schedule):
+// gatun_cpu_attention_prefill (attention_prefill.cpp: K/V packed per sequence, rows Hkv*D apart),
 // gatun_cpu_attention_prefill_paged (attention_prefill_paged.cpp: K/V rows in a paged cache, reached
-// through a block table). One body, run_tile<Dt>(args, src, item), parameterised by a K/V source
-// (ContiguousSrc / PagedSrc) that says how a key block's rows are fetched; the arithmetic of a row
-// is the same for both, so paged results equal contiguous ones bit for bit.
+// through a block table) and gatun_cpu_video_attention (video_attention.cpp: [B, T, S, H, D] tokens read
+// with strides, an optional text prefix). One body, run_tile<Dt>(args, rows, src, item), parameterised
+// by the query side (VarlenRows, VideoRows: where query i of a sequence and its output live) and a K/V
+// source (ContiguousSrc, PagedSrc, VideoSrc: how a key block's rows are fetched); the arithmetic of a row
+// is the same for all, so paged or strided results equal contiguous ones bit for bit.
 //
 // A work item is up to kMaxSub tiles of MQ queries of one (sequence, head); it walks the visible key
 // blocks once, with an online softmax per query, and never materialises the S x S score matrix.
@@ -214,44 +216,55 @@ VI vf lane_index() {
 //   v_block(ub, ue, Vb):     V rows of keys [ub, ue) as contiguous fp32 rows in Vb [NK][D]
 //   prefetch(b0, b1, pfk, pfv): set up the L2 prefetch of keys [b0, b1) (may leave them empty)
 
-// K/V packed per sequence: key j of sequence s at row cu_k[s] + j, rows Hkv*D elements apart.
+// K/V rows in up to two strided segments: keys 0 .. L-1 are the prefix (rows ldt apart from Kt/Vt;
+// the text tokens of joint video attention), keys L.. the main segment (rows ldk apart from K/V).
+// Prefill has no prefix (L = 0) and reads rows Hkv*D apart; the video modes read frames or
+// patch positions with their strides in place.
 template <class Dt>
-struct ContiguousKV {
+struct SegmentKV {
   using T = typename Dt::T;
   static constexpr bool kDirectK = sizeof(T) == 4 && !GATUN_ATTN_PACK32;
-  const T *K, *V;  // key 0 of the sequence, this kv head
+  const T *K, *V;    // key L of the sequence, this kv head
   long long ldk;
   int D;
+  const T *Kt, *Vt;  // key 0 (the prefix), this kv head
+  long long ldt;
+  int L;
+  inline __attribute__((always_inline)) const T* k_row(int j) const { return j < L ? Kt + j * ldt : K + (j - L) * ldk; }
+  inline __attribute__((always_inline)) const T* v_row(int j) const { return j < L ? Vt + j * ldt : V + (j - L) * ldk; }
   inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
     if constexpr (kDirectK) {
-      ld = ldk;
-      return (const float*)(K + ub * ldk);
-    } else {
-      for (int j = ub; j < ue; ++j) widen_row<Dt>(K + j * ldk, Kb + (j - ub) * D, D);
-      ld = D;
-      return Kb;
+      if (ub >= L || ue <= L) {  // one segment: fp32 rows read in place
+        ld = ub >= L ? ldk : ldt;
+        return (const float*)k_row(ub);
+      }
     }
+    for (int j = ub; j < ue; ++j) widen_row<Dt>(k_row(j), Kb + (j - ub) * D, D);
+    ld = D;
+    return Kb;
   }
   inline __attribute__((always_inline)) void v_block(int ub, int ue, float* Vb) const {
     // V rows Hkv*D apart (often 4 KiB) would all land in the same L1 sets during P.V: copy them
-    for (int j = ub; j < ue; ++j) widen_row<Dt>(V + j * ldk, Vb + (j - ub) * D, D);
+    for (int j = ub; j < ue; ++j) widen_row<Dt>(v_row(j), Vb + (j - ub) * D, D);
   }
   inline __attribute__((always_inline)) void prefetch(int b0, int b1, Prefetch& pfk, Prefetch& pfv) const {
-    pfk.set(K + b0 * ldk, ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
-    pfv.set(V + b0 * ldk, ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
+    if (b0 < L) return;  // the prefix is short: no prefetch across the segment boundary
+    pfk.set(k_row(b0), ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
+    pfv.set(v_row(b0), ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
   }
 };
 
+// K/V packed per sequence: key j of sequence s at row cu_k[s] + j, rows Hkv*D elements apart.
 struct ContiguousSrc {
   const void *k, *v;
   const int* cu_k;
   int hkv, D;
   int len_k(int seq) const { return cu_k[seq + 1] - cu_k[seq]; }
   template <class Dt>
-  ContiguousKV<Dt> at(int seq, int kvh) const {
+  SegmentKV<Dt> at(int seq, int kvh) const {
     using T = typename Dt::T;
     const long long ldk = (long long)hkv * D, o = (long long)cu_k[seq] * ldk + (long long)kvh * D;
-    return {(const T*)k + o, (const T*)v + o, ldk, D};
+    return {(const T*)k + o, (const T*)v + o, ldk, D, nullptr, nullptr, 0, 0};
   }
 };
 
@@ -319,26 +332,38 @@ inline void visible_keys(int len_k, int len_q, int i0, int mq, int causal, int w
   *lo = window >= 0 ? (int)std::min<long long>(len_k, std::max<long long>(0, i0 + off - window)) : 0;
 }
 
-struct TileArgs {
+// The query side of a tile: where query i of (sequence, head) and its output and lse live.
+// Varlen packed batch (prefill): rows cu_q[seq] + i, Hq*D apart; lse written.
+struct VarlenRows {
   const void* q;
   void* out;
   float* lse;
   const int* cu_q;
+  int hq, D;
+  int len_q(int seq) const { return cu_q[seq + 1] - cu_q[seq]; }
+  long long at(int seq, int h, int i) const { return ((long long)(cu_q[seq] + i) * hq + h) * D; }
+  template <class T>
+  const T* q_row(int seq, int h, int i) const { return (const T*)q + at(seq, h, i); }
+  template <class T>
+  T* out_row(int seq, int h, int i) const { return (T*)out + at(seq, h, i); }
+  float* lse_row(int seq, int h, int i) const { return lse + (long long)(cu_q[seq] + i) * hq + h; }
+};
+
+struct TileArgs {
   int hq, hkv, D;
   float scale;
   int causal, window;
 };
 
 // One work item: queries [q0, q0 + nsub*MQ) of (sequence, head), K/V from `src`.
-template <class Dt, class Src>
-void run_tile(const TileArgs& a, const Src& src, const Item& it) {
+template <class Dt, class Rows, class Src>
+void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& it) {
   using T = typename Dt::T;
   const int D = a.D;
-  const int qs = a.cu_q[it.seq], len_q = a.cu_q[it.seq + 1] - qs;
+  const int len_q = rows.len_q(it.seq);
   const int len_k = src.len_k(it.seq);
   const int off = len_k - len_q, wl = a.window;
   const int h = it.head, kvh = h / (a.hq / a.hkv);
-  const long long ldq = (long long)a.hq * D;
   const auto kv = src.template at<Dt>(it.seq, kvh);
   const int nsub = std::min(it.nsub, (len_q - it.q0 + MQ - 1) / MQ);
 
@@ -363,11 +388,10 @@ void run_tile(const TileArgs& a, const Src& src, const Item& it) {
     if (his[sb] > los[sb]) lo = std::min(lo, los[sb]), hi = std::max(hi, his[sb]);
     float* Qt = tiles + 2LL * sb * D * MQ;
     float* Ot = Qt + D * MQ;
-    const T* Q = (const T*)a.q + (long long)(qs + i0) * ldq + (long long)h * D;
     // Qt = scale * Q tile, transposed; lanes past the tile are 0
     for (int i = 0; i < MQ; ++i) {
       if (i < mq) {
-        widen_row<Dt>(Q + i * ldq, row, D);
+        widen_row<Dt>(rows.template q_row<T>(it.seq, h, i0 + i), row, D);
         for (int d = 0; d < D; ++d) Qt[d * MQ + i] = row[d] * a.scale;
       } else {
         for (int d = 0; d < D; ++d) Qt[d * MQ + i] = 0.f;
@@ -438,12 +462,11 @@ void run_tile(const TileArgs& a, const Src& src, const Item& it) {
     }
   }
 
-  // out = Ot / l (transposed back); lse = m + log(l), -inf and zeros where no key was seen
+  // out = Ot / l (transposed back); lse (where the rows have one) = m + log(l), -inf and zeros
+  // where no key was seen
   for (int sb = 0; sb < nsub; ++sb) {
     const int i0 = i0s[sb], mq = mqs[sb];
     const float* Ot = tiles + 2LL * sb * D * MQ + D * MQ;
-    T* O = (T*)a.out + (long long)(qs + i0) * ldq + (long long)h * D;
-    float* L = a.lse + (long long)(qs + i0) * a.hq + h;
     float ml[2 * MQ];
     for (int v = 0; v < QV; ++v) {
       store(F32{}, ml + v * W, m[sb][v]);
@@ -452,9 +475,9 @@ void run_tile(const TileArgs& a, const Src& src, const Item& it) {
     for (int i = 0; i < mq; ++i) {
       const float li = ml[MQ + i];
       const float inv = li > 0.f ? 1.0f / li : 0.f;
-      L[(long long)i * a.hq] = li > 0.f ? ml[i] + logf(li) : ninf;
+      if (float* L = rows.lse_row(it.seq, h, i0 + i)) *L = li > 0.f ? ml[i] + logf(li) : ninf;
       for (int d = 0; d < D; ++d) row[d] = Ot[d * MQ + i] * inv;
-      narrow_row<Dt>(row, O + i * ldq, D);
+      narrow_row<Dt>(row, rows.template out_row<T>(it.seq, h, i0 + i), D);
     }
   }
 }
@@ -462,16 +485,15 @@ void run_tile(const TileArgs& a, const Src& src, const Item& it) {
 // Runs every tile of the batch over the pool. Work item = (sequence, head, up to kMaxSub sub-tiles
 // of MQ queries). Bigger items read each K/V block once for more queries; smaller ones when there
 // would be too few items for the threads. A row's arithmetic is the same in any grouping.
-template <class Src>
-int run_prefill(int dtype, const TileArgs& a, const Src& src, int batch) {
-  const int* cu_q = a.cu_q;
+template <class Rows, class Src>
+int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, int batch) {
   long long tiles_total = 0;
-  for (int b = 0; b < batch; ++b) tiles_total += (long long)a.hq * ((cu_q[b + 1] - cu_q[b] + MQ - 1) / MQ);
+  for (int b = 0; b < batch; ++b) tiles_total += (long long)a.hq * ((rows.len_q(b) + MQ - 1) / MQ);
   int nsub = kMaxSub;
   while (nsub > 1 && tiles_total / nsub < 8LL * pool_threads()) --nsub;
   std::vector<Item> items;
   for (int b = 0; b < batch; ++b) {
-    const int lq = cu_q[b + 1] - cu_q[b], lk = src.len_k(b);
+    const int lq = rows.len_q(b), lk = src.len_k(b);
     for (int i0 = 0; i0 < lq; i0 += nsub * MQ) {
       const int mq = std::min(nsub * MQ, lq - i0);
       int lo, hi;
@@ -489,7 +511,7 @@ int run_prefill(int dtype, const TileArgs& a, const Src& src, int batch) {
       __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
       return;
     }
-    for (long long i = i0; i < i1; ++i) dispatch(dtype, [&](auto d) { run_tile<decltype(d)>(a, src, items[i]); });
+    for (long long i = i0; i < i1; ++i) dispatch(dtype, [&](auto d) { run_tile<decltype(d)>(a, rows, src, items[i]); });
   };
   parallel_for((long long)items.size(), 1, body);
   return failed ? GATUN_CPU_ESHAPE : GATUN_CPU_OK;

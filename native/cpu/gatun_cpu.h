@@ -68,18 +68,23 @@ GATUN_CPU_API int gatun_cpu_attention_decode(int dtype, const void* q, const voi
                                              int window_left);
 // Rotary embedding in place on x [num_tokens, num_heads, head_dim]; the first rotary_dim (even, <= head_dim)
 // features rotate. style 0 = NeoX (pairs i, i + rotary_dim/2), 1 = interleaved (pairs 2i, 2i+1).
-// inv_freq_i = (float)pow((double)theta, -2i / rotary_dim) (correctly rounded to fp32);
-// angle = (float)pos * inv_freq_i in fp32; cos/sin = glibc cosf/sinf of that fp32 angle.
+// inv_freq_i = pow((double)theta, -2i / rotary_dim), scaled as Hugging Face rope_scaling says, rounded
+// once to fp32: scale_factor 1 none; scale_original 0 "linear" (every frequency / factor); else
+// "llama3" (factor, low_freq_factor = scale_low, high_freq_factor = scale_high,
+// original_max_position_embeddings = scale_original). angle = (float)pos * inv_freq_i in fp32;
+// cos/sin = glibc cosf/sinf of that fp32 angle.
 GATUN_CPU_API int gatun_cpu_rope(int dtype, void* x, const int* positions, int num_tokens, int num_heads,
-                                 int head_dim, int rotary_dim, float theta, int style);
+                                 int head_dim, int rotary_dim, float theta, float scale_factor, float scale_low,
+                                 float scale_high, float scale_original, int style);
 // Fused decode-step append: ropes q [num_tokens, Hq, D] in place, writes rope(k) and v
 // ([num_tokens, Hkv, D]) into k_cache/v_cache [num_blocks, block_size, Hkv, D] at slot s =
 // slot_mapping[t] (block s / block_size, row s % block_size); s < 0 skips that token's cache write.
-// rotary_dim 0 = no rope (plain append). k and v are not modified.
+// rotary_dim 0 = no rope (plain append); rope and its scaling as gatun_cpu_rope. k and v are not modified.
 GATUN_CPU_API int gatun_cpu_kv_append_rope(int dtype, void* q, const void* k, const void* v, void* k_cache,
                                            void* v_cache, const long long* slot_mapping, const int* positions,
                                            int num_tokens, int num_q_heads, int num_kv_heads, int head_dim,
-                                           int block_size, int rotary_dim, float theta, int style);
+                                           int block_size, int rotary_dim, float theta, float scale_factor,
+                                           float scale_low, float scale_high, float scale_original, int style);
 // FMA-peak probe (ceiling for compute-bound ops): every pool thread runs `iters` rounds of independent
 // vector FMA chains at this library's width; returns GFLOP/s (an FMA = 2 FLOPs), < 0 on bad input.
 GATUN_CPU_API double gatun_cpu_fma_peak_gflops(long long iters);
@@ -198,6 +203,28 @@ GATUN_CPU_API int gatun_cpu_patchify(int dtype, const void* src, void* dst, long
 // emb [n, dim] = [cos(t f_j) | sin(t f_j)] (f_j = max_period^(-j/(dim/2)), 0 in an odd dim's last column), t [n] fp32
 GATUN_CPU_API int gatun_cpu_timestep_embedding(int dtype, const float* t, void* emb, long long n, long long dim,
                                                float max_period);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+// ---------------------------------------------------------------- video attention (video_attention.cpp)
+#ifndef GATUN_CPU_VIDEO_DECL
+#define GATUN_CPU_VIDEO_DECL
+#ifdef __cplusplus
+extern "C" {
+#endif
+// Full 3D / spatial / temporal attention over video tokens [B, T, S, H, D] read with strides, the twin of
+// kernels/video_attention.cuh (its header is the definition). Sequence z (< num_seq) has text_len + seq_len
+// tokens: token i < text_len is row z*text_len + i of text_q/k/v/out [num_seq, text_len, H(kv), D]; token
+// i >= text_len is row (z / per)*outer + (z % per)*inner + (i - text_len)*step of q/k/v/out (rows of H(kv)*D
+// elements). causal != 0: token i sees keys j <= i. GQA: q head h reads kv head h / (Hq / Hkv). head_dim a
+// multiple of 8 up to 256. Text pointers may be NULL when text_len == 0. Returns 0 or a GATUN_CPU_E* code.
+GATUN_CPU_API int gatun_cpu_video_attention(int dtype, const void* q, const void* k, const void* v, void* out,
+                                            const void* text_q, const void* text_k, const void* text_v,
+                                            void* text_out, int num_seq, int text_len, int seq_len, int per,
+                                            long long outer, long long inner, long long step, int num_q_heads,
+                                            int num_kv_heads, int head_dim, float scale, int causal);
 #ifdef __cplusplus
 }
 #endif

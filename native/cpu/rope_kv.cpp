@@ -1,6 +1,6 @@
 // RoPE (NeoX and interleaved) and the fused decode-step KV append.
 // Numerics (the GPU kernels follow the same recipe, so the two agree within a few ulps):
-//   inv_freq_i = (float)pow((double)theta, -2i / rotary_dim)   (correctly rounded fp32)
+//   inv_freq_i = gatun::rope_inv_freq (kernels/rope_scaling.h: theta^(-2i/rotary_dim) with rope_scaling, one rounding)
 //   angle      = (float)pos * inv_freq_i                        (one fp32 multiply)
 //   c, s       = cosf(angle), sinf(angle)                       (glibc, < 1 ulp)
 //   x1' = fma(x1, c, x2 * -s),  x2' = fma(x2, c, x1 * s)        (fp32, rounded once to the dtype)
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../../kernels/rope_scaling.h"
 #include "rows.h"
 
 #pragma GCC visibility push(hidden)
@@ -87,15 +88,17 @@ void rope_row(const typename Dt::T* src, typename Dt::T* dst, int D, int rd, int
   if (dst != src && D > rd) memcpy(dst + rd, src + rd, (size_t)(D - rd) * sizeof(*src));
 }
 
-std::vector<float> inv_freqs(int rd, float theta) {
-  std::vector<float> f(rd / 2);
-  for (int i = 0; i < rd / 2; ++i) f[i] = (float)pow((double)theta, -2.0 * i / rd);
-  return f;
+std::vector<float> inv_freqs(int rd, float theta, const gatun::RopeScaling& sc) {
+  std::vector<float> inv(rd / 2);
+  for (int i = 0; i < rd / 2; ++i) inv[i] = gatun::rope_inv_freq(i, rd, theta, sc);
+  return inv;
 }
 
-int check_rope(int D, int rd, float theta, int style) {
+int check_rope(int D, int rd, float theta, const gatun::RopeScaling& sc, int style) {
   if (D < 1 || D > kMaxDim || rd < 0 || rd > D || rd % 2 || (style != 0 && style != 1)) return GATUN_CPU_ESHAPE;
   if (rd > 0 && !(theta > 0.f && isfinite(theta))) return GATUN_CPU_ESHAPE;
+  if (!(sc.factor > 0.f && isfinite(sc.factor)) || !(sc.original >= 0.f && isfinite(sc.original))) return GATUN_CPU_ESHAPE;
+  if (sc.original > 0.f && !(sc.low > 0.f && sc.high > sc.low && isfinite(sc.high))) return GATUN_CPU_ESHAPE;
   return GATUN_CPU_OK;
 }
 
@@ -104,15 +107,17 @@ int check_rope(int D, int rd, float theta, int style) {
 #pragma GCC visibility pop
 
 extern "C" int gatun_cpu_rope(int dtype, void* x, const int* positions, int num_tokens, int num_heads, int head_dim,
-                              int rotary_dim, float theta, int style) {
+                              int rotary_dim, float theta, float scale_factor, float scale_low, float scale_high,
+                              float scale_original, int style) {
   using namespace GATUN_NS;
   if (!dtype_size(dtype)) return GATUN_CPU_EDTYPE;
+  const gatun::RopeScaling scaling{scale_factor, scale_low, scale_high, scale_original};
   if (num_tokens < 0 || num_heads < 1) return GATUN_CPU_ESHAPE;
-  if (int rc = check_rope(head_dim, rotary_dim, theta, style)) return rc;
+  if (int rc = check_rope(head_dim, rotary_dim, theta, scaling, style)) return rc;
   if (num_tokens == 0 || rotary_dim == 0) return GATUN_CPU_OK;
   if (!x || !positions) return GATUN_CPU_ENULL;
   if ((long long)num_tokens * num_heads * head_dim > kMaxElems) return GATUN_CPU_ESHAPE;
-  const std::vector<float> inv = inv_freqs(rotary_dim, theta);
+  const std::vector<float> inv = inv_freqs(rotary_dim, theta, scaling);
   const long long row_bytes = (long long)num_heads * head_dim * dtype_size(dtype);
   for_rows(num_tokens, row_bytes + 64LL * rotary_dim, [&](long long t0, long long t1) {
     float* tab = scratch(2LL * rotary_dim);
@@ -136,16 +141,18 @@ extern "C" int gatun_cpu_rope(int dtype, void* x, const int* positions, int num_
 extern "C" int gatun_cpu_kv_append_rope(int dtype, void* q, const void* k, const void* v, void* k_cache,
                                         void* v_cache, const long long* slot_mapping, const int* positions,
                                         int num_tokens, int num_q_heads, int num_kv_heads, int head_dim,
-                                        int block_size, int rotary_dim, float theta, int style) {
+                                        int block_size, int rotary_dim, float theta, float scale_factor,
+                                        float scale_low, float scale_high, float scale_original, int style) {
   using namespace GATUN_NS;
   if (!dtype_size(dtype)) return GATUN_CPU_EDTYPE;
+  const gatun::RopeScaling scaling{scale_factor, scale_low, scale_high, scale_original};
   if (num_tokens < 0 || num_q_heads < 0 || num_kv_heads < 1 || block_size < 1) return GATUN_CPU_ESHAPE;
-  if (int rc = check_rope(head_dim, rotary_dim, theta, style)) return rc;
+  if (int rc = check_rope(head_dim, rotary_dim, theta, scaling, style)) return rc;
   if (num_tokens == 0) return GATUN_CPU_OK;
   if (!k || !v || !k_cache || !v_cache || !slot_mapping) return GATUN_CPU_ENULL;
   if (rotary_dim > 0 && (!positions || (num_q_heads > 0 && !q))) return GATUN_CPU_ENULL;
   if ((long long)num_tokens * std::max(num_q_heads, num_kv_heads) * head_dim > kMaxElems) return GATUN_CPU_ESHAPE;
-  const std::vector<float> inv = inv_freqs(rotary_dim, theta);
+  const std::vector<float> inv = inv_freqs(rotary_dim, theta, scaling);
   const int es = dtype_size(dtype);
   const long long row_bytes = (long long)(num_q_heads + 3 * num_kv_heads) * head_dim * es;
   for_rows(num_tokens, row_bytes + 64LL * rotary_dim, [&](long long t0, long long t1) {

@@ -8,6 +8,7 @@ import dev.gatun.ops.Ops;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
@@ -20,14 +21,18 @@ import java.util.Random;
 final class AttentionBench {
     private AttentionBench() {}
 
+    /** Each op at each size of its sweep: n = k of the GEMM, the prefill's sequence, the decode's context. */
     static List<BenchRow> run(Device device, boolean quick, int repetitions, Ceilings ceilings) {
         boolean emu = device.kind() == DeviceKind.EMU;
         int reps = emu ? Math.min(3, repetitions) : repetitions;
-        return List.of(linear(device, emu ? 64 : quick ? 128 : 512, emu ? 256 : quick ? 1024 : 4096, emu ? 256 : quick ? 1024 : 4096,
-                        reps, ceilings),
-                prefill(device, emu ? 2 : 8, emu ? 128 : quick ? 512 : 2048, emu ? 64 : 128, reps, ceilings),
-                decode(device, emu ? 2 : quick ? 4 : 16, emu ? 256 : quick ? 1024 : 4096, emu ? 4 : 32, emu ? 2 : 8,
-                        emu ? 64 : 128, reps, ceilings));
+        int[] gemm = emu ? new int[] {128, 256} : quick ? new int[] {512, 1024} : new int[] {1024, 2048, 4096};
+        int[] seqs = emu ? new int[] {64, 128} : quick ? new int[] {256, 512} : new int[] {512, 1024, 2048};
+        int[] contexts = emu ? new int[] {128, 256} : quick ? new int[] {512, 1024} : new int[] {1024, 2048, 4096};
+        List<BenchRow> rows = new ArrayList<>();
+        for (int nk : gemm) rows.add(linear(device, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
+        for (int seq : seqs) rows.add(prefill(device, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
+        for (int context : contexts) rows.add(decode(device, emu ? 2 : quick ? 4 : 16, context, emu ? 4 : 32, emu ? 2 : 8, emu ? 64 : 128, reps, ceilings));
+        return rows;
     }
 
     private static BenchRow linear(Device device, int m, int n, int k, int reps, Ceilings ceilings) {
@@ -35,7 +40,7 @@ final class AttentionBench {
              Tensor x2 = x.reshape(m, k); Tensor w2 = w.reshape(n, k); Tensor y = Tensor.empty(device, DType.F32, m, n)) {
             double seconds = Timing.medianSeconds(device, () -> Ops.linear(x2, w2, null, y), reps);
             Optional<Double> peer = peer(device, "linear", reps, m, n, k);
-            return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, seconds, 2.0 * m * n * k / seconds / 1e9,
+            return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", seconds, 2.0 * m * n * k / seconds / 1e9,
                     "GFLOP/s", ceilings.fmaGflops(), "FMA peak", peer.isPresent() ? "torch linear" : null, peer.orElse(null));
         }
     }
@@ -48,7 +53,7 @@ final class AttentionBench {
             double seconds = Timing.medianSeconds(device, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps);
             double flops = 4.0 * seq * seq * dim * heads / 2; // causal: half of QKᵀ and PV
             Optional<Double> peer = peer(device, "prefill", reps, heads, seq, dim, 1);
-            return new BenchRow("prefill", device.kind().id(), "fp32", "causal h" + heads + " s" + seq + " d" + dim, seconds,
+            return new BenchRow("prefill", device.kind().id(), "fp32", "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", seconds,
                     flops / seconds / 1e9, "GFLOP/s", ceilings.fmaGflops(), "FMA peak", peer.isPresent() ? "torch sdpa" : null,
                     peer.orElse(null));
         }
@@ -72,7 +77,7 @@ final class AttentionBench {
             double bytes = 2.0 * batch * context * kvHeads * dim * 4;
             Optional<Double> peer = peer(device, "decode", reps, batch, context, qHeads, kvHeads, dim);
             return new BenchRow("decode", device.kind().id(), "fp32", "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim,
-                    seconds, bytes / seconds / 1e9, "GB/s", ceilings.readGBs((long) bytes), "read BW", peer.isPresent() ? "torch sdpa" : null,
+                    bytes / (1 << 20), "MiB of K/V read", seconds, bytes / seconds / 1e9, "GB/s", ceilings.readGBs((long) bytes), "read BW", peer.isPresent() ? "torch sdpa" : null,
                     peer.orElse(null));
         }
     }

@@ -1,18 +1,22 @@
 package dev.gatun.bench;
 
 import dev.gatun.device.CpuDevice;
+import dev.gatun.device.CudaDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
 import dev.gatun.device.Devices;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Locale;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * {@code ./gatun bench}: every op on the best device (and on emu, whose figures are emulation, not
@@ -20,16 +24,19 @@ import java.util.Set;
  */
 public final class BenchMain {
     private static final String USAGE = """
-            usage: gatun bench [--device NAME]... [--quick] [--json FILE] [--debug]
+            usage: gatun bench [--device NAME]... [--quick] [--json FILE] [--plot DIR] [--debug]
 
             Runs every kernel on the best device and on emu, and prints one row per op, dtype and
             device: the median time, the rate (GB/s moved for row ops and decode, GFLOP/s for
             prefill) and that as a percentage of the machine's ceiling measured in the same run
             (copy bandwidth, read bandwidth, FMA peak), beside torch SDPA on the CPU when installed.
+            Each op runs at a few sizes (two with --quick).
 
               --device NAME   benchmark only this device (cuda, emu, cpu, cpu:x86-64-v3, cpu:avx512); repeatable
               --quick         fewer repetitions and smaller shapes
               --json FILE     also write the rows as JSON
+              --plot DIR      also write PNG charts into DIR (created): rate vs size per op with its
+                              ceiling and peer, % of ceiling per row, speed relative to the peer
             """;
 
     private BenchMain() {}
@@ -39,7 +46,7 @@ public final class BenchMain {
         try {
             List<String> devices = new ArrayList<>();
             boolean quick = false;
-            Path json = null;
+            Path json = null, plot = null;
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
                     case "--help", "-h" -> {
@@ -52,6 +59,10 @@ public final class BenchMain {
                         if (i + 1 >= args.length) throw new IllegalArgumentException("--json needs a file name");
                         json = Path.of(args[++i]);
                     }
+                    case "--plot" -> {
+                        if (i + 1 >= args.length) throw new IllegalArgumentException("--plot needs a folder name");
+                        plot = Path.of(args[++i]);
+                    }
                     case "--device" -> {
                         if (i + 1 >= args.length) throw new IllegalArgumentException("--device needs a name (cuda, emu or cpu)");
                         devices.add(args[++i]);
@@ -59,16 +70,23 @@ public final class BenchMain {
                     default -> throw new IllegalArgumentException("unknown option '" + args[i] + "' (see gatun bench --help)");
                 }
             }
-            List<BenchRow> rows = run(devices, quick);
+            if (plot != null && Files.exists(plot) && !Files.isDirectory(plot))
+                throw new IllegalArgumentException("--plot " + plot + " is a file, not a folder");
+            Set<Device> chosen = devices(devices);
+            List<BenchRow> rows = run(chosen, quick);
             if (json != null) Files.writeString(json, Table.json(rows));
-        } catch (IllegalArgumentException | IllegalStateException | IOException e) {
+            if (plot != null) {
+                String subtitle = chosen.stream().map(Device::description).collect(Collectors.joining("; ")) + "; " + LocalDate.now();
+                for (Path file : BenchPlots.write(rows, subtitle, plot)) System.out.println("plot: " + file);
+            }
+        } catch (IllegalArgumentException | IllegalStateException | IOException | UncheckedIOException e) {
             System.err.println("gatun bench: " + e.getMessage());
             if (debug) e.printStackTrace();
             System.exit(2);
         }
     }
 
-    private static List<BenchRow> run(List<String> names, boolean quick) {
+    private static Set<Device> devices(List<String> names) {
         Set<Device> devices = new LinkedHashSet<>();
         if (names.isEmpty()) {
             devices.add(Devices.best());
@@ -76,16 +94,22 @@ public final class BenchMain {
         } else {
             for (String name : names) devices.add(Devices.get(name));
         }
+        return devices;
+    }
+
+    private static List<BenchRow> run(Set<Device> devices, boolean quick) {
         int repetitions = quick ? 5 : 15;
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), repetitions);
-        System.out.printf("Gatun bench, %s%n", java.time.LocalDate.now());
+        System.out.printf("Gatun bench, %s%n", LocalDate.now());
         System.out.printf(Locale.ROOT, "ceilings measured now (%s): FMA peak %.1f GFLOP/s; copy and read bandwidth per row, over the bytes that op moves%n",
                 ceilings.description(), ceilings.fmaGflops());
         List<BenchRow> rows = new ArrayList<>();
         for (Device device : devices) {
             System.out.printf("device: %s%s%n", device.description(), note(device));
+            if (device instanceof CudaDevice cuda) System.out.printf("  linear without bias runs on: %s%n", cuda.gemmLibrary());
             for (OpBench op : OpBench.all()) rows.addAll(progress(op.run(device, quick, repetitions, ceilings)));
             rows.addAll(progress(AttentionBench.run(device, quick, repetitions, ceilings)));
+            rows.addAll(progress(VideoBench.run(device, quick, repetitions, ceilings)));
         }
         System.out.println();
         System.out.print(Table.render(rows));

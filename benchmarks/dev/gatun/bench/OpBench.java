@@ -41,9 +41,16 @@ record OpBench(String name, boolean readOnly, BytesMoved bytes, Runner runner) {
                 }));
     }
 
+    /** The op at each size of its sweep (rows of 4096 columns), in fp32 and bf16. */
     List<BenchRow> run(Device device, boolean quick, int repetitions, Ceilings ceilings) {
         // emu runs every CUDA thread as a fiber: a GPU-sized shape would take minutes
-        long rows = device.kind() == DeviceKind.EMU ? 64 : quick ? 1024 : 4096;
+        long[] sweep = device.kind() == DeviceKind.EMU ? new long[] {32, 64} : quick ? new long[] {256, 1024} : new long[] {256, 1024, 4096};
+        List<BenchRow> out = new ArrayList<>();
+        for (long rows : sweep) out.addAll(run(device, rows, repetitions, ceilings));
+        return out;
+    }
+
+    private List<BenchRow> run(Device device, long rows, int repetitions, Ceilings ceilings) {
         long cols = 4096;
         List<BenchRow> out = new ArrayList<>();
         for (DType dtype : List.of(DType.F32, DType.BF16)) {
@@ -53,7 +60,7 @@ record OpBench(String name, boolean readOnly, BytesMoved bytes, Runner runner) {
                 double seconds = Timing.medianSeconds(device, action, device.kind() == DeviceKind.EMU ? Math.min(5, repetitions) : repetitions);
                 double moved = bytes.of(rows, cols, dtype);
                 double ceiling = readOnly ? ceilings.readGBs((long) moved / 4096 * 4096) : ceilings.copyGBs((long) (moved / 2) / 4096 * 4096);
-                out.add(new BenchRow(name, device.kind().id(), dtype.id(), rows + "x" + cols, seconds, moved / seconds / 1e9, "GB/s",
+                out.add(new BenchRow(name, device.kind().id(), dtype.id(), rows + "x" + cols, moved / (1 << 20), "MiB moved", seconds, moved / seconds / 1e9, "GB/s",
                         ceiling, readOnly ? "read BW" : "copy BW", null, null));
             } finally {
                 owned.forEach(Tensor::close);

@@ -22,15 +22,15 @@ final class Table {
         return out.toString();
     }
 
-    /** One JSON object per row: op, device, dtype, shape, seconds, rate, rate_unit, ceiling, peer, peer_seconds. */
+    /** One JSON object per row: op, device, dtype, shape, size, size_unit, seconds, rate, rate_unit, ceiling, peer, peer_seconds. */
     static String json(List<BenchRow> rows) {
         StringBuilder out = new StringBuilder("[\n");
         for (int i = 0; i < rows.size(); i++) {
             BenchRow r = rows.get(i);
             out.append(String.format(Locale.ROOT,
-                    "  {\"op\": %s, \"device\": %s, \"dtype\": %s, \"shape\": %s, \"seconds\": %.9g, \"rate\": %.6g, \"rate_unit\": %s, "
+                    "  {\"op\": %s, \"device\": %s, \"dtype\": %s, \"shape\": %s, \"size\": %.6g, \"size_unit\": %s, \"seconds\": %.9g, \"rate\": %.6g, \"rate_unit\": %s, "
                             + "\"ceiling\": %.6g, \"ceiling_name\": %s, \"peer\": %s, \"peer_seconds\": %s}%s%n",
-                    quote(r.op()), quote(r.device()), quote(r.dtype()), quote(r.shape()), r.seconds(), r.rate(), quote(r.rateUnit()),
+                    quote(r.op()), quote(r.device()), quote(r.dtype()), quote(r.shape()), r.size(), quote(r.sizeUnit()), r.seconds(), r.rate(), quote(r.rateUnit()),
                     r.ceiling(), quote(r.ceilingName()), r.peer() == null ? "null" : quote(r.peer()),
                     r.peerSeconds() == null ? "null" : String.format(Locale.ROOT, "%.9g", r.peerSeconds()), i + 1 < rows.size() ? "," : ""));
         }

@@ -24,6 +24,8 @@ public final class Main {
               devices    list Gatun's devices and whether each can run here
               generate   stream a model's continuation of a prompt: gatun generate --model DIR "prompt"
               serve      an OpenAI-compatible HTTP server for a model: gatun serve --model DIR
+              serve-bench  serving benchmark at a Poisson request rate (TTFT, TPOT, ITL, throughput):
+                         gatun serve-bench --model DIR|tiny  or  --url http://127.0.0.1:PORT
               help       show this help
 
             options for every command:

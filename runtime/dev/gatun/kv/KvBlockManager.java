@@ -164,6 +164,19 @@ public final class KvBlockManager {
         }
     }
 
+    /**
+     * Drops the tokens of {@code sequence} after its first {@code tokens} (speculative tokens the
+     * target rejected) and gives back the blocks that no longer hold any. Only tokens not yet
+     * marked computed can go, so no hashed block is touched.
+     */
+    public void truncate(long sequence, int tokens) {
+        Sequence s = require(sequence);
+        if (tokens < s.computed || tokens > s.tokens.size())
+            throw new IllegalArgumentException("sequence " + sequence + ": cannot truncate to " + tokens + " tokens, outside [" + s.computed + ", " + s.tokens.size() + "]");
+        s.tokens.subList(tokens, s.tokens.size()).clear();
+        while (s.blocks.size() > blocksFor(tokens)) release(s.blocks.removeLast());
+    }
+
     /** Shares all of {@code parent}'s blocks with a new sequence {@code child} (parallel sampling, beam forks). */
     public void fork(long parent, long child) {
         if (sequences.containsKey(child)) throw new IllegalArgumentException("sequence " + child + " already exists");

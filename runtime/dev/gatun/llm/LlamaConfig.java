@@ -18,15 +18,25 @@ import java.nio.file.Path;
  * {@code head_dim} = hidden / heads, {@code rms_norm_eps} 1e-6, {@code rope_theta} 10000,
  * {@code tie_word_embeddings} false, {@code max_position_embeddings} 2048.
  *
- * <p>RoPE scaling: only {@code rope_scaling: null} (or absent, or {@code rope_type: "default"}) is
- * accepted. Llama 3's {@code "llama3"} scaling rescales each frequency separately, which
- * {@link Attention.Rope} (rotaryDim, theta, style) cannot express; such configs are rejected with
- * a message saying so rather than run with wrong positions.
+ * <p>RoPE scaling ({@code rope_scaling}): absent, null or {@code "default"}; {@code "linear"}
+ * ({@code factor}); {@code "llama3"} ({@code factor}, {@code low_freq_factor},
+ * {@code high_freq_factor}, {@code original_max_position_embeddings}), as transformers computes
+ * them. Types whose effect is not a fixed rescaling of the frequencies ({@code "dynamic"},
+ * {@code "yarn"}, {@code "longrope"}) are rejected with a message rather than run with wrong
+ * positions.
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads, int headDim,
                           float rmsNormEps, float ropeTheta, int vocabSize, boolean tieWordEmbeddings,
-                          int maxPositionEmbeddings, DType torchDtype) {
+                          int maxPositionEmbeddings, DType torchDtype, Attention.RopeScaling ropeScaling) {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A config without RoPE scaling. */
+    public LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads, int headDim,
+                       float rmsNormEps, float ropeTheta, int vocabSize, boolean tieWordEmbeddings, int maxPositionEmbeddings,
+                       DType torchDtype) {
+        this(hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, rmsNormEps, ropeTheta, vocabSize,
+                tieWordEmbeddings, maxPositionEmbeddings, torchDtype, Attention.RopeScaling.NONE);
+    }
 
     public LlamaConfig {
         positive("hidden_size", hiddenSize);
@@ -48,6 +58,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
             throw new IllegalArgumentException("config: rope_theta must be > 1, got " + ropeTheta);
         if (torchDtype == null || !torchDtype.isFloatingPoint())
             throw new IllegalArgumentException("config: torch_dtype must be float32, float16 or bfloat16, got " + torchDtype);
+        if (ropeScaling == null) throw new IllegalArgumentException("config: ropeScaling is null (RopeScaling.NONE for none)");
     }
 
     /** Reads {@code config.json} (a file, or a model folder holding one). */
@@ -80,14 +91,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
         if (heads > 0 && hidden % heads != 0 && !root.hasNonNull("head_dim"))
             throw new IllegalArgumentException("config: hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads + " and head_dim is absent");
         int headDim = optionalInt(root, "head_dim", heads > 0 ? hidden / heads : 0);
-        JsonNode scaling = root.get("rope_scaling");
-        if (scaling != null && !scaling.isNull()) {
-            String type = scaling.path("rope_type").asText(scaling.path("type").asText(""));
-            if (!type.equals("default"))
-                throw new IllegalArgumentException("config: rope_scaling of type \"" + type + "\" is not supported: Attention.Rope takes only "
-                        + "(rotaryDim, theta, style), so per-frequency scaling (\"llama3\", \"linear\", \"dynamic\", \"yarn\") cannot be expressed;"
-                        + " only rope_scaling null is accepted");
-        }
+        Attention.RopeScaling ropeScaling = ropeScaling(root.get("rope_scaling"));
         if (root.path("attention_bias").asBoolean(false))
             throw new IllegalArgumentException("config: attention_bias true is not supported");
         if (root.path("mlp_bias").asBoolean(false)) throw new IllegalArgumentException("config: mlp_bias true is not supported");
@@ -96,7 +100,29 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
         return new LlamaConfig(hidden, requiredInt(root, "intermediate_size"), requiredInt(root, "num_hidden_layers"), heads, kvHeads,
                 headDim, (float) optionalNumber(root, "rms_norm_eps", 1e-6), (float) optionalNumber(root, "rope_theta", 10000),
                 requiredInt(root, "vocab_size"), root.path("tie_word_embeddings").asBoolean(false),
-                optionalInt(root, "max_position_embeddings", 2048), torchDtype(root.get("torch_dtype")));
+                optionalInt(root, "max_position_embeddings", 2048), torchDtype(root.get("torch_dtype")), ropeScaling);
+    }
+
+    private static Attention.RopeScaling ropeScaling(JsonNode scaling) {
+        if (scaling == null || scaling.isNull()) return Attention.RopeScaling.NONE;
+        if (!scaling.isObject()) throw new IllegalArgumentException("config: rope_scaling must be an object or null, got " + scaling);
+        String type = scaling.path("rope_type").asText(scaling.path("type").asText(""));
+        return switch (type) {
+            case "default" -> Attention.RopeScaling.NONE;
+            case "linear" -> Attention.RopeScaling.linear((float) requiredNumber(scaling, "factor"));
+            case "llama3" -> Attention.RopeScaling.llama3((float) requiredNumber(scaling, "factor"),
+                    (float) requiredNumber(scaling, "low_freq_factor"), (float) requiredNumber(scaling, "high_freq_factor"),
+                    (int) requiredNumber(scaling, "original_max_position_embeddings"));
+            default -> throw new IllegalArgumentException("config: rope_scaling of type \"" + type + "\" is not supported (only "
+                    + "\"default\", \"linear\" and \"llama3\"): its frequencies are not a fixed rescaling, and running it as one "
+                    + "would give wrong positions");
+        };
+    }
+
+    private static double requiredNumber(JsonNode node, String key) {
+        JsonNode v = node.get(key);
+        if (v == null || !v.isNumber()) throw new IllegalArgumentException("config: rope_scaling." + key + " must be a number, got " + v);
+        return v.asDouble();
     }
 
     /** The config as config.json content (what tests write into a model folder). */
@@ -115,7 +141,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
         o.put("vocab_size", vocabSize);
         o.put("tie_word_embeddings", tieWordEmbeddings);
         o.put("max_position_embeddings", maxPositionEmbeddings);
-        o.putNull("rope_scaling");
+        if (ropeScaling.equals(Attention.RopeScaling.NONE)) o.putNull("rope_scaling");
+        else if (ropeScaling.originalMaxPositions() == 0) o.putObject("rope_scaling").put("rope_type", "linear").put("factor", ropeScaling.factor());
+        else o.putObject("rope_scaling").put("rope_type", "llama3").put("factor", ropeScaling.factor())
+                    .put("low_freq_factor", ropeScaling.lowFreqFactor()).put("high_freq_factor", ropeScaling.highFreqFactor())
+                    .put("original_max_position_embeddings", (int) ropeScaling.originalMaxPositions());
         o.put("hidden_act", "silu");
         o.put("torch_dtype", switch (torchDtype) {
             case F16 -> "float16";
@@ -135,8 +165,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
         }
     }
 
-    /** The rotary embedding of this model: NeoX style over the whole head, theta from the config. */
-    public Attention.Rope rope() { return new Attention.Rope(headDim, ropeTheta, Attention.RopeStyle.NEOX); }
+    /** The rotary embedding of this model: NeoX style over the whole head, theta and scaling from the config. */
+    public Attention.Rope rope() { return new Attention.Rope(headDim, ropeTheta, Attention.RopeStyle.NEOX, ropeScaling); }
 
     public int qDim() { return numHeads * headDim; }
 

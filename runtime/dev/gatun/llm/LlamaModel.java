@@ -21,7 +21,8 @@ import java.util.List;
  *
  * <p>{@link #forward} runs one step over a packed batch ({@link Batch}): each sequence contributes
  * its new tokens (a prefill chunk, a whole prompt, or one decode token), their keys and values
- * are appended to the cache, and the result is the fp32 logits of each sequence's last new token.
+ * are appended to the cache, and the result is the fp32 logits of each sequence's last new token
+ * (or of its last few, for speculative verification).
  * Not thread-safe: one engine thread drives a model.
  */
 public final class LlamaModel implements AutoCloseable {
@@ -219,9 +220,29 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Runs one step and returns the fp32 logits {@code [batch, vocab]} of each sequence's last new token. */
     public Tensor forward(Batch batch, KvCache cache) {
+        int[] lastOnly = new int[batch.size()];
+        Arrays.fill(lastOnly, 1);
+        return forward(batch, cache, lastOnly);
+    }
+
+    /**
+     * Runs one step and returns the fp32 logits of the last {@code logitRows[b]} new tokens of each
+     * sequence b, in order: {@code [sum(logitRows), vocab]}. Speculative decoding verifies k
+     * proposed tokens with the k + 1 rows of one sequence.
+     */
+    public Tensor forward(Batch batch, KvCache cache, int[] logitRows) {
         requireOpen();
         int[] cuSeqlensQ = validate(batch, cache);
         int tokens = batch.tokens().length, nb = batch.size();
+        if (logitRows.length != nb)
+            throw new IllegalArgumentException("forward: " + nb + " sequences need as many logit row counts, got " + logitRows.length);
+        int rows = 0;
+        for (int b = 0; b < nb; b++) {
+            int q = batch.queryLens()[b];
+            if (logitRows[b] < 1 || logitRows[b] > q)
+                throw new IllegalArgumentException("forward: sequence " + b + " asks for " + logitRows[b] + " logit rows; it has " + q + " new tokens");
+            rows += logitRows[b];
+        }
         int h = config.hiddenSize();
         boolean decodeOnly = tokens == nb;
         Tensor x = Ops.embedding(batch.tokens(), embed);
@@ -253,20 +274,20 @@ public final class LlamaModel implements AutoCloseable {
                     Ops.add(x, down, x);
                 }
             }
-            // only each sequence's last token needs logits: gather those rows (no gather op: row copies)
-            try (Tensor last = Tensor.empty(device, dtype, nb, h)) {
-                for (int b = 0; b < nb; b++) {
-                    int row = cuSeqlensQ[b + 1] - 1;
-                    try (Tensor src = x.slice(0, row, row + 1); Tensor dst = last.slice(0, b, b + 1)) {
-                        dst.copyFrom(src);
+            // only the asked-for trailing tokens need logits: gather those rows (no gather op: one copy per sequence)
+            try (Tensor last = Tensor.empty(device, dtype, rows, h)) {
+                for (int b = 0, dst = 0; b < nb; dst += logitRows[b], b++) {
+                    int end = cuSeqlensQ[b + 1];
+                    try (Tensor from = x.slice(0, end - logitRows[b], end); Tensor to = last.slice(0, dst, dst + logitRows[b])) {
+                        to.copyFrom(from);
                     }
                 }
                 try (Tensor normed = Ops.rmsNorm(last, finalNorm, config.rmsNormEps())) {
                     Tensor logits = Ops.linear(normed, lmHead, null);
                     if (dtype == DType.F32) return logits;
-                    // no cast op: convert through the host (only [batch, vocab] values)
+                    // no cast op: convert through the host (only [rows, vocab] values)
                     try (logits) {
-                        return Tensor.of(device, DType.F32, logits.toFloatArray(), nb, config.vocabSize());
+                        return Tensor.of(device, DType.F32, logits.toFloatArray(), rows, config.vocabSize());
                     }
                 }
             }

@@ -34,8 +34,11 @@ public final class Attention {
     /** Pairs rotated by RoPE: NeoX rotates (i, i + rotaryDim/2), interleaved (GPT-J) rotates (2i, 2i+1). */
     public enum RopeStyle { NEOX, INTERLEAVED }
 
-    /** Rotary embedding of the first {@code rotaryDim} features with base {@code theta}; rotaryDim 0 = none. */
-    public record Rope(int rotaryDim, float theta, RopeStyle style) {
+    /**
+     * Rotary embedding of the first {@code rotaryDim} features with base {@code theta} and frequency
+     * {@code scaling}; rotaryDim 0 = none.
+     */
+    public record Rope(int rotaryDim, float theta, RopeStyle style, RopeScaling scaling) {
         public static final Rope NONE = new Rope(0, 10000f, RopeStyle.NEOX);
 
         public Rope {
@@ -43,7 +46,42 @@ public final class Attention {
                 throw new IllegalArgumentException("rope: rotaryDim must be even and in [0, 512], got " + rotaryDim);
             if (!(theta > 1) || !Float.isFinite(theta)) throw new IllegalArgumentException("rope: theta must be > 1, got " + theta);
             if (style == null) throw new IllegalArgumentException("rope: style is null");
+            if (scaling == null) throw new IllegalArgumentException("rope: scaling is null (RopeScaling.NONE for none)");
         }
+
+        public Rope(int rotaryDim, float theta, RopeStyle style) { this(rotaryDim, theta, style, RopeScaling.NONE); }
+    }
+
+    /**
+     * The frequency scaling of long-context checkpoints, as Hugging Face's {@code rope_scaling}:
+     * {@link #NONE}; {@link #linear} divides every frequency by {@code factor} (positions / factor);
+     * {@link #llama3} divides the frequencies whose wavelength exceeds
+     * {@code originalMaxPositions / lowFreqFactor} by {@code factor}, keeps those shorter than
+     * {@code originalMaxPositions / highFreqFactor}, and interpolates smoothly between (Llama 3.1).
+     * Applied to each inverse frequency in double before its one rounding to fp32, on every device.
+     */
+    public record RopeScaling(float factor, float lowFreqFactor, float highFreqFactor, float originalMaxPositions) {
+        public static final RopeScaling NONE = new RopeScaling(1, 1, 1, 0);
+
+        public RopeScaling {
+            if (!(factor > 0) || !Float.isFinite(factor)) throw new IllegalArgumentException("rope scaling: factor must be > 0, got " + factor);
+            if (!(originalMaxPositions >= 0) || !Float.isFinite(originalMaxPositions))
+                throw new IllegalArgumentException("rope scaling: original max positions must be >= 0, got " + originalMaxPositions);
+            if (originalMaxPositions > 0 && !(lowFreqFactor > 0 && highFreqFactor > lowFreqFactor && Float.isFinite(highFreqFactor)))
+                throw new IllegalArgumentException("rope scaling: need 0 < low_freq_factor < high_freq_factor, got "
+                        + lowFreqFactor + " and " + highFreqFactor);
+        }
+
+        public static RopeScaling linear(float factor) { return new RopeScaling(factor, 1, 1, 0); }
+
+        public static RopeScaling llama3(float factor, float lowFreqFactor, float highFreqFactor, int originalMaxPositions) {
+            if (originalMaxPositions < 1)
+                throw new IllegalArgumentException("rope scaling: llama3 needs original_max_position_embeddings >= 1, got " + originalMaxPositions);
+            return new RopeScaling(factor, lowFreqFactor, highFreqFactor, originalMaxPositions);
+        }
+
+        /** {factor, lowFreqFactor, highFreqFactor, originalMaxPositions}: the kernels' four arguments. */
+        public float[] arguments() { return new float[] {factor, lowFreqFactor, highFreqFactor, originalMaxPositions}; }
     }
 
     /** One layer's paged KV cache: keys and values, each {@code [numBlocks, blockSize, kvHeads, headDim]}. */

@@ -57,4 +57,6 @@ sealed interface Backend permits CpuBackend, KernelBackend {
 
     /** emb [n, dim] from fp32 timesteps t [n]. */
     void timestepEmbedding(Tensor t, Tensor emb, float maxPeriod);
+    /** Full / spatial / temporal video attention (kernels/video_attention.cuh); validated by {@link VideoAttention}. */
+    void videoAttention(VideoAttention.Call call);
 }

@@ -60,7 +60,7 @@ record CpuBackend(CpuDevice device) implements Backend {
     @Override
     public void rope(AttentionCalls.Rope c) {
         device.library().rope(code(c.x().dtype()), c.x().dataAddress(), c.positions().dataAddress(), c.tokens(), c.heads(),
-                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().scaling().arguments(), c.rope().style().ordinal());
     }
 
     @Override
@@ -68,7 +68,7 @@ record CpuBackend(CpuDevice device) implements Backend {
         device.library().kvAppendRope(code(c.q().dtype()), c.q().dataAddress(), c.k().dataAddress(), c.v().dataAddress(),
                 c.kCache().dataAddress(), c.vCache().dataAddress(), c.slots().dataAddress(), c.positions().dataAddress(),
                 c.tokens(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(), c.rope().rotaryDim(), c.rope().theta(),
-                c.rope().style().ordinal());
+                c.rope().scaling().arguments(), c.rope().style().ordinal());
     }
 
     @Override
@@ -133,6 +133,14 @@ record CpuBackend(CpuDevice device) implements Backend {
     public void timestepEmbedding(Tensor t, Tensor emb, float maxPeriod) {
         device.library().timestepEmbedding(code(emb.dtype()), t.dataAddress(), emb.dataAddress(), emb.shape(0), emb.shape(1), maxPeriod);
     }
+    public void videoAttention(VideoAttention.Call c) {
+        device.library().videoAttention(code(c.q().dtype()), c.q().dataAddress(), c.k().dataAddress(), c.v().dataAddress(),
+                c.out().dataAddress(), address(c.textQ()), address(c.textK()), address(c.textV()), address(c.textOut()),
+                c.numSeq(), c.textLen(), c.seqLen(), c.per(), c.outer(), c.inner(), c.step(), c.qHeads(), c.kvHeads(),
+                c.headDim(), c.scale(), c.causal());
+    }
+
+    private static long address(Tensor t) { return t == null ? 0 : t.dataAddress(); }
 
     private static int code(DType dtype) {
         return switch (dtype) {

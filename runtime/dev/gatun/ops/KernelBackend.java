@@ -22,6 +22,8 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     private static final long GEMM_BIG_TILES_MIN = 108;
     /** Query rows of one prefill CTA (kernels/attention_prefill.cuh). */
     private static final int PREFILL_ROWS = 64;
+    /** Video sequences up to this many tokens (one key tile) are packed several to a CTA. */
+    private static final int VIDEO_PACKED_LEN = 32;
 
     @Override
     public void softmax(Rows x, Rows y) {
@@ -86,15 +88,19 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
 
     @Override
     public void rope(AttentionCalls.Rope c) {
+        Attention.RopeScaling sc = c.rope().scaling();
         launch("rope", "gatun_rope_" + suffix(c.x().dtype()), Dim3.of(c.tokens()), 128, c.x(), c.positions(), c.tokens(), c.heads(),
-                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+                c.headDim(), c.rope().rotaryDim(), c.rope().theta(), sc.factor(), sc.lowFreqFactor(), sc.highFreqFactor(),
+                sc.originalMaxPositions(), c.rope().style().ordinal());
     }
 
     @Override
     public void appendKv(AttentionCalls.AppendKv c) {
+        Attention.RopeScaling sc = c.rope().scaling();
         launch("kv_cache", "gatun_kv_append_rope_" + suffix(c.q().dtype()), Dim3.of(c.tokens()), 128, c.q(), c.k(), c.v(),
                 c.kCache(), c.vCache(), c.slots(), c.positions(), c.tokens(), c.qHeads(), c.kvHeads(), c.headDim(), c.blockSize(),
-                c.rope().rotaryDim(), c.rope().theta(), c.rope().style().ordinal());
+                c.rope().rotaryDim(), c.rope().theta(), sc.factor(), sc.lowFreqFactor(), sc.highFreqFactor(), sc.originalMaxPositions(),
+                c.rope().style().ordinal());
     }
 
     /**
@@ -186,6 +192,25 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
     public void timestepEmbedding(Tensor t, Tensor emb, float maxPeriod) {
         launchGridStride("dit", "gatun_timestep_embedding_" + suffix(emb.dtype()), emb.numel(), t, emb, emb.shape(0), emb.shape(1), maxPeriod);
     }
+    /**
+     * kernels/video_attention.cuh: the prefill CTA (64 query rows, 32-key tiles); sequences of at
+     * most 32 tokens are packed 64 / len to a CTA, longer ones take ceil(len / 64) CTAs each.
+     */
+    @Override
+    public void videoAttention(VideoAttention.Call c) {
+        int len = c.textLen() + c.seqLen();
+        int perCta = len <= VIDEO_PACKED_LEN ? PREFILL_ROWS / len : 1;
+        int mtiles = len <= VIDEO_PACKED_LEN ? 1 : (len + PREFILL_ROWS - 1) / PREFILL_ROWS;
+        long ctas = ((long) c.numSeq() + perCta - 1) / perCta * mtiles;
+        launchShared("video_attention", "gatun_video_attention_" + suffix(c.q().dtype()) + headDimSuffix(c.headDim()),
+                new Dim3(Math.toIntExact(ctas), c.qHeads(), 1), 128, prefillSharedBytes(c.headDim()),
+                c.q(), c.k(), c.v(), c.out(), orNull(c.textQ()), orNull(c.textK()), orNull(c.textV()), orNull(c.textOut()),
+                c.numSeq(), c.textLen(), c.seqLen(), c.per(), c.outer(), c.inner(), c.step(), c.qHeads(), c.kvHeads(),
+                c.headDim(), perCta, mtiles, c.scale(), c.causal() ? 1 : 0);
+    }
+
+    /** A tensor argument, or a null pointer. */
+    private static Object orNull(Tensor t) { return t == null ? (Object) 0L : t; }
 
     /** Grid-stride elementwise kernels: 256 threads, one block per 256 elements up to MAX_GRID blocks. */
     private void launchElementwise(String prefix, DType dtype, long elements, Object... args) {

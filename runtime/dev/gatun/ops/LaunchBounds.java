@@ -37,7 +37,8 @@ public record LaunchBounds(String prefix, int maxThreads, int maxDynamicSharedBy
             new LaunchBounds("gatun_gated_residual_", 256, 0, false),
             new LaunchBounds("gatun_patchify_", 256, 0, false),
             new LaunchBounds("gatun_unpatchify_", 256, 0, false),
-            new LaunchBounds("gatun_timestep_embedding_", 256, 0, false));
+            new LaunchBounds("gatun_timestep_embedding_", 256, 0, false),
+            new LaunchBounds("gatun_video_attention_", 128, 76288, true));
 
     /** The family of {@code kernel}, if Gatun launches it. */
     public static Optional<LaunchBounds> of(String kernel) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.gatun.llm.StreamingText;
 import dev.gatun.llm.Tokenizer;
 import dev.gatun.llm.engine.Engine;
 import dev.gatun.llm.engine.Request;
@@ -56,7 +57,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code temperature} (default 1; 0 = greedy), {@code top_p}, {@code top_k} (an extension; 0 or -1
  * = off), {@code seed} (default: random), {@code stop} (a string or a list of strings, applied to
  * the decoded text: the output ends before the first one and generation is cancelled),
- * {@code n} (only 1), {@code stream} and {@code stream_options.include_usage}. Other fields are
+ * {@code n} (only 1), {@code stream}, {@code stream_options.include_usage} and {@code ignore_eos}
+ * (vLLM's extension: generate to max_tokens through EOS, for benchmarks). Other fields are
  * ignored. The prompt is encoded as is (no BOS token is added, as in {@code gatun generate});
  * generation also ends after one of {@link Options#eosTokens} (the model's EOS ids). Special
  * tokens are left out of the returned text.
@@ -72,7 +74,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * fields, unknown model (404), bad parameters, a body over {@link Options#maxBodyBytes} (413), a
  * prompt over {@link Options#maxPromptTokens}, {@code max_tokens} over {@link Options#maxTokens},
  * or what the engine rejects at submission (context overflow, a request that can never fit in
- * the KV cache); a missing or wrong API key is a 401. The server keeps serving after each.
+ * the KV cache); a missing or wrong API key is a 401. The server keeps serving after each. What
+ * is left of a refused request's body is read and dropped first (up to {@link #DRAIN_BYTES}), so
+ * that a client still sending it receives the answer rather than a reset connection.
  *
  * <p>The server does not own the engine: {@link #close()} stops listening and cancels the requests
  * in flight; the caller closes the engine afterwards.
@@ -124,6 +128,12 @@ public final class OpenAiServer implements AutoCloseable {
     /** Default {@code max_tokens} of {@code /v1/completions}, as OpenAI's. */
     static final int DEFAULT_COMPLETION_TOKENS = 16;
     static final int MAX_STOP_STRINGS = 16;
+    /**
+     * How much of a refused request's unread body is read and dropped before the error is sent.
+     * The JDK server closes a connection whose request body was not read to the end, and a client
+     * still sending it then gets a reset instead of the answer; beyond this it does.
+     */
+    static final long DRAIN_BYTES = 64L << 20;
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
     private final Engine engine;
@@ -320,7 +330,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** Feeds the request's tokens through the text assembler into {@code sink} until the end or a stop string. */
     private Outcome drive(RequestHandle handle, Prepared p, TextSink sink) throws IOException {
-        TextAssembler text = new TextAssembler(tokenizer, p.stops());
+        StreamingText text = new StreamingText(tokenizer, p.stops());
         int consumed = 0;
         for (int token : handle) {
             consumed++;
@@ -403,8 +413,8 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     private void clientGone(RequestHandle handle) {
+        disconnects.incrementAndGet(); // counted before the cancel frees the request, so metrics never show it freed but not counted
         handle.cancel();
-        disconnects.incrementAndGet();
     }
 
     private void event(OutputStream out, JsonNode data) throws IOException {
@@ -463,13 +473,12 @@ public final class OpenAiServer implements AutoCloseable {
             if (n > limit) throw tooLarge(limit);
         }
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (InputStream in = ex.getRequestBody()) {
-            byte[] buf = new byte[8192];
-            int r;
-            while ((r = in.read(buf)) > 0) {
-                if (bytes.size() + r > limit) throw tooLarge(limit);
-                bytes.write(buf, 0, r);
-            }
+        InputStream in = ex.getRequestBody(); // not closed here: a refusal drains it first (sendErrorIfPossible)
+        byte[] buf = new byte[8192];
+        int r;
+        while ((r = in.read(buf)) > 0) {
+            if (bytes.size() + r > limit) throw tooLarge(limit);
+            bytes.write(buf, 0, r);
         }
         if (bytes.size() == 0) throw ApiException.invalid(null, "the request body is empty; send a JSON object");
         JsonNode body;
@@ -551,7 +560,8 @@ public final class OpenAiServer implements AutoCloseable {
         if (logprobs != null && !(logprobs.isBoolean() && !logprobs.asBoolean()))
             throw ApiException.invalid("logprobs", "'logprobs' is not supported");
 
-        Request request = new Request(ids, params, maxTokens, options.eosTokens(), null);
+        Boolean ignoreEos = optBoolean(body, "ignore_eos");
+        Request request = new Request(ids, params, maxTokens, ignoreEos != null && ignoreEos ? new int[0] : options.eosTokens(), null);
         String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         return new Prepared(chat, stream != null && stream, includeUsage, request, stops, id, Instant.now().getEpochSecond());
     }
@@ -658,6 +668,13 @@ public final class OpenAiServer implements AutoCloseable {
 
     // ---- responses ----
 
+    /** Reads and drops up to {@link #DRAIN_BYTES} of what is left of a request body. */
+    private static void drain(InputStream in) throws IOException {
+        byte[] buf = new byte[64 * 1024];
+        long left = DRAIN_BYTES;
+        for (int r; left > 0 && (r = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0; ) left -= r;
+    }
+
     private void sendJson(HttpExchange ex, int status, JsonNode body) throws IOException {
         byte[] bytes = json.writeValueAsBytes(body);
         ex.getResponseHeaders().set("Content-Type", "application/json");
@@ -681,6 +698,7 @@ public final class OpenAiServer implements AutoCloseable {
     private void sendErrorIfPossible(HttpExchange ex, ApiException e) {
         if (ex.getResponseCode() != -1) return; // headers already sent
         try {
+            drain(ex.getRequestBody());
             sendJson(ex, e.status, errorBody(e));
         } catch (IOException ignored) {
             // the client went away

@@ -32,6 +32,9 @@ final class PrometheusText {
         p.sample("gatun_prompt_tokens_computed_total", "counter", "Prompt tokens computed by forward passes.", m.prefillTokens());
         p.sample("gatun_prompt_tokens_cached_total", "counter", "Prompt tokens taken from the prefix cache.", m.cachedPromptTokens());
         p.sample("gatun_generation_tokens_total", "counter", "Tokens sampled.", m.generatedTokens());
+        p.sample("gatun_spec_decode_proposed_tokens_total", "counter", "Speculative tokens proposed and verified by the target.", m.proposedTokens());
+        p.sample("gatun_spec_decode_accepted_tokens_total", "counter", "Speculative tokens the target accepted.", m.acceptedTokens());
+        p.sample("gatun_spec_decode_acceptance_ratio", "gauge", "Accepted / proposed speculative tokens since the start.", m.acceptanceRate());
         p.summary("gatun_time_to_first_token_seconds", "Time from submission to a request's first token.", m.ttft());
         p.summary("gatun_inter_token_latency_seconds", "Time between consecutive tokens of a request.", m.interToken());
         p.sample("gatun_http_requests_total", "counter", "HTTP requests received by the server.", httpRequests);

@@ -30,6 +30,7 @@ public final class CpuLibrary {
             add, siluMul, geluTanh, embedding, prefillPaged, sample, philoxUniform, gemm;
     private final MethodHandle diffusionStep, cfgRescale;
     private final MethodHandle adaLayerNorm, gatedResidual, patchify, timestepEmbedding;
+    private final MethodHandle videoAttention;
 
     private CpuLibrary(Path path) {
         this.path = path;
@@ -53,10 +54,11 @@ public final class CpuLibrary {
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
         rope = handle(lib, "gatun_cpu_rope", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
-                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_INT));
         kvAppendRope = handle(lib, "gatun_cpu_kv_append_rope", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT,
+                JAVA_FLOAT, JAVA_INT));
         fmaPeak = handle(lib, "gatun_cpu_fma_peak_gflops", FunctionDescriptor.of(JAVA_DOUBLE, JAVA_LONG));
         prefillPaged = handle(lib, "gatun_cpu_attention_prefill_paged", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
@@ -83,6 +85,10 @@ public final class CpuLibrary {
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
         timestepEmbedding = handle(lib, "gatun_cpu_timestep_embedding", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_FLOAT));
+        videoAttention = handle(lib, "gatun_cpu_video_attention", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT));
     }
 
     /** Loads the library at {@code path} (the x86-64-v3 or the AVX-512 build). */
@@ -139,14 +145,19 @@ public final class CpuLibrary {
                 out, lse, batch, qHeads, kvHeads, headDim, blockSize, maxBlocksPerSeq, splitSize, scale, windowLeft)));
     }
 
-    public void rope(int dtype, long x, long positions, int tokens, int heads, int headDim, int rotaryDim, float theta, int style) {
-        check("gatun_cpu_rope", call(() -> (int) rope.invokeExact(dtype, x, positions, tokens, heads, headDim, rotaryDim, theta, style)));
+    /** RoPE with theta and rope_scaling {factor, low_freq_factor, high_freq_factor, original_max_positions} (gatun_cpu.h). */
+    public void rope(int dtype, long x, long positions, int tokens, int heads, int headDim, int rotaryDim, float theta,
+                     float[] scaling, int style) {
+        check("gatun_cpu_rope", call(() -> (int) rope.invokeExact(dtype, x, positions, tokens, heads, headDim, rotaryDim, theta,
+                scaling[0], scaling[1], scaling[2], scaling[3], style)));
     }
 
     public void kvAppendRope(int dtype, long q, long k, long v, long kCache, long vCache, long slotMapping, long positions,
-                             int tokens, int qHeads, int kvHeads, int headDim, int blockSize, int rotaryDim, float theta, int style) {
+                             int tokens, int qHeads, int kvHeads, int headDim, int blockSize, int rotaryDim, float theta,
+                             float[] scaling, int style) {
         check("gatun_cpu_kv_append_rope", call(() -> (int) kvAppendRope.invokeExact(dtype, q, k, v, kCache, vCache, slotMapping,
-                positions, tokens, qHeads, kvHeads, headDim, blockSize, rotaryDim, theta, style)));
+                positions, tokens, qHeads, kvHeads, headDim, blockSize, rotaryDim, theta, scaling[0], scaling[1], scaling[2],
+                scaling[3], style)));
     }
 
     /** Chunked prefill whose keys and values are read from the paged cache through block tables. */
@@ -228,6 +239,17 @@ public final class CpuLibrary {
     /** emb [n, dim] = [cos(t·f_j) | sin(t·f_j)] for fp32 t [n] (kernels/dit.cuh). */
     public void timestepEmbedding(int dtype, long t, long emb, long n, long dim, float maxPeriod) {
         check("gatun_cpu_timestep_embedding", call(() -> (int) timestepEmbedding.invokeExact(dtype, t, emb, n, dim, maxPeriod)));
+    }
+
+    /**
+     * Video attention over [B, T, S, H, D] tokens read with strides (gatun_cpu.h has the addressing);
+     * the text pointers are 0 when textLen is 0.
+     */
+    public void videoAttention(int dtype, long q, long k, long v, long out, long textQ, long textK, long textV, long textOut,
+                               int numSeq, int textLen, int seqLen, int per, long outer, long inner, long step,
+                               int qHeads, int kvHeads, int headDim, float scale, boolean causal) {
+        check("gatun_cpu_video_attention", call(() -> (int) videoAttention.invokeExact(dtype, q, k, v, out, textQ, textK, textV,
+                textOut, numSeq, textLen, seqLen, per, outer, inner, step, qHeads, kvHeads, headDim, scale, causal ? 1 : 0)));
     }
 
     /** GFLOP/s of independent FMA chains on every pool thread: the compute ceiling. */

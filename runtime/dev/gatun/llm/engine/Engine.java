@@ -43,8 +43,14 @@ import java.util.function.Function;
  * {@link #submit}/{@link #trySubmit} throw that exception's message from then on
  * ({@link #stoppedBy()} returns it). {@link #close()} still works after a stop.
  *
+ * <p>Speculative decoding ({@link Config#speculation()}, off by default): each step, running
+ * sequences get up to k proposed tokens, from prompt lookup or from a draft model given to the
+ * constructor, and the target verifies them in the same pass (see {@link Speculator}). Greedy
+ * output is that of plain decoding; sampled output follows the same distribution.
+ *
  * <p>{@link #close()} finishes every unfinished request with {@link FinishReason#SHUTDOWN}, stops
- * the engine thread, and closes the KV cache and the model (the engine owns them).
+ * the engine thread, and closes the KV cache and the model (the engine owns them), and the draft
+ * model and its cache.
  */
 public final class Engine implements AutoCloseable {
     /**
@@ -54,8 +60,10 @@ public final class Engine implements AutoCloseable {
      * @param maxSequences   running sequences at most
      * @param maxPending     unfinished requests at most (back-pressure)
      * @param prefixCaching  reuse cached full blocks of identical prefixes
+     * @param speculation    speculative decoding, or null for none
      */
-    public record Config(int numBlocks, int blockSize, int maxBatchTokens, int maxSequences, int maxPending, boolean prefixCaching) {
+    public record Config(int numBlocks, int blockSize, int maxBatchTokens, int maxSequences, int maxPending, boolean prefixCaching,
+                         Speculation speculation) {
         public Config {
             if (numBlocks < 1) throw new IllegalArgumentException("engine: numBlocks must be >= 1, got " + numBlocks);
             if (blockSize < 1 || Integer.bitCount(blockSize) != 1) throw new IllegalArgumentException("engine: blockSize must be a power of two, got " + blockSize);
@@ -65,25 +73,49 @@ public final class Engine implements AutoCloseable {
             if (maxPending < 1) throw new IllegalArgumentException("engine: maxPending must be >= 1, got " + maxPending);
         }
 
-        /** 16-token blocks, 256 tokens and 64 sequences per step, 1024 pending requests, prefix caching on. */
-        public static Config of(int numBlocks) { return new Config(numBlocks, 16, 256, 64, 1024, true); }
+        /** 16-token blocks, 256 tokens and 64 sequences per step, 1024 pending requests, prefix caching on, no speculation. */
+        public static Config of(int numBlocks) { return new Config(numBlocks, 16, 256, 64, 1024, true, null); }
 
-        public Config withBlockSize(int b) { return new Config(numBlocks, b, maxBatchTokens, maxSequences, maxPending, prefixCaching); }
+        public Config withBlockSize(int b) { return new Config(numBlocks, b, maxBatchTokens, maxSequences, maxPending, prefixCaching, speculation); }
 
-        public Config withBatch(int tokens, int sequences) { return new Config(numBlocks, blockSize, tokens, sequences, maxPending, prefixCaching); }
+        public Config withBatch(int tokens, int sequences) { return new Config(numBlocks, blockSize, tokens, sequences, maxPending, prefixCaching, speculation); }
 
-        public Config withMaxPending(int n) { return new Config(numBlocks, blockSize, maxBatchTokens, maxSequences, n, prefixCaching); }
+        public Config withMaxPending(int n) { return new Config(numBlocks, blockSize, maxBatchTokens, maxSequences, n, prefixCaching, speculation); }
 
-        public Config withPrefixCaching(boolean on) { return new Config(numBlocks, blockSize, maxBatchTokens, maxSequences, maxPending, on); }
+        public Config withPrefixCaching(boolean on) { return new Config(numBlocks, blockSize, maxBatchTokens, maxSequences, maxPending, on, speculation); }
+
+        /** Speculative decoding with {@code s}, or none for null. */
+        public Config withSpeculation(Speculation s) { return new Config(numBlocks, blockSize, maxBatchTokens, maxSequences, maxPending, prefixCaching, s); }
+
+        /** Speculative decoding of {@code k} tokens per step, prompt lookup of 3- down to 1-grams unless the engine has a draft model. */
+        public Config withSpeculation(int k) { return withSpeculation(new Speculation(k, 1, 3)); }
+    }
+
+    /**
+     * Speculative decoding: up to {@code tokens} (k) proposed tokens per sequence and step. With a
+     * draft model (the three-argument constructor) the draft proposes them; otherwise prompt
+     * lookup does, matching the last {@code ngramMax} down to {@code ngramMin} tokens earlier in
+     * the sequence.
+     */
+    public record Speculation(int tokens, int ngramMin, int ngramMax) {
+        public Speculation {
+            if (tokens < 1) throw new IllegalArgumentException("speculation: the number of speculative tokens k must be >= 1, got " + tokens);
+            if (ngramMin < 1 || ngramMax < ngramMin)
+                throw new IllegalArgumentException("speculation: need 1 <= ngramMin <= ngramMax, got " + ngramMin + " and " + ngramMax);
+        }
     }
 
     private static final Object WAKE = new Object();
 
     private final LlamaModel model;
+    /** The draft model, or null. */
+    private final LlamaModel draft;
     private final LlamaConfig modelConfig;
     private final Config config;
     private final LlamaModel.KvCache cache;
     private final Scheduler scheduler;
+    /** Null when speculation is off. */
+    private final Speculator speculator;
     private final Thread thread;
     /** Sequences, tasks and WAKE for the engine thread. */
     private final LinkedBlockingQueue<Object> incoming = new LinkedBlockingQueue<>();
@@ -100,22 +132,54 @@ public final class Engine implements AutoCloseable {
     private volatile IllegalStateException stopped;
 
     /**
-     * Starts an engine over {@code model} with a new KV cache of {@code config.numBlocks()} blocks.
-     * The engine owns the model from then on; if this constructor throws, the caller still does.
+     * Starts an engine over {@code model} with a new KV cache of {@code config.numBlocks()} blocks
+     * (speculation, if configured, by prompt lookup). The engine owns the model from then on; if
+     * this constructor throws, the caller still does.
      */
     public Engine(LlamaModel model, Config config) {
+        this(model, null, config);
+    }
+
+    /**
+     * Starts an engine over {@code model} whose speculative tokens come from {@code draft}, a
+     * smaller model over the same vocabulary (null: prompt lookup) with a KV cache of its own of
+     * as many blocks. The engine owns both models from then on; if this constructor throws, the
+     * caller still does.
+     */
+    public Engine(LlamaModel model, LlamaModel draft, Config config) {
         this.model = model;
+        this.draft = draft;
         this.modelConfig = model.config();
         this.config = config;
+        Speculation spec = config.speculation();
+        if (draft != null) {
+            if (spec == null) throw new IllegalArgumentException("engine: a draft model needs speculation on (Config.withSpeculation)");
+            LlamaConfig d = draft.config();
+            if (d.vocabSize() != modelConfig.vocabSize())
+                throw new IllegalArgumentException("engine: the draft model's vocabulary has " + d.vocabSize() + " tokens, the target's "
+                        + modelConfig.vocabSize() + "; a draft must share the target's vocabulary");
+            if (d.maxPositionEmbeddings() < modelConfig.maxPositionEmbeddings())
+                throw new IllegalArgumentException("engine: the draft model's context (" + d.maxPositionEmbeddings() + " positions) is shorter than the target's ("
+                        + modelConfig.maxPositionEmbeddings() + ")");
+        }
         this.cache = model.newCache(config.numBlocks(), config.blockSize());
+        Speculator speculator = null;
         try {
             this.scheduler = new Scheduler(new KvBlockManager(config.numBlocks(), config.blockSize(), config.prefixCaching()),
                     config.maxBatchTokens(), config.maxSequences());
             this.pending = new Semaphore(config.maxPending());
+            if (spec != null) {
+                Proposer proposer = draft == null ? new NgramProposer(spec.ngramMin(), spec.ngramMax())
+                        : new DraftProposer(draft, config.numBlocks(), config.blockSize(), config.prefixCaching(), config.maxBatchTokens());
+                speculator = new Speculator(proposer, spec.tokens(), config.maxBatchTokens(), modelConfig.vocabSize(), model.device());
+            }
+            this.speculator = speculator;
             publishState();
             this.thread = Thread.ofPlatform().name("gatun-engine").daemon(true).start(this::loop);
         } catch (RuntimeException | Error e) {
-            cache.close(); // the caller keeps the model, not the cache made for it
+            // the caller keeps the models, not the caches made for them
+            if (speculator != null) speculator.close();
+            cache.close();
             throw e;
         }
     }
@@ -203,18 +267,27 @@ public final class Engine implements AutoCloseable {
     public Metrics metrics() {
         Metrics s = state;
         return new Metrics(s.queued() + notDrained.get(), s.running(), submitted, finished, s.preemptions(), steps, s.usedBlocks(), s.cachedBlocks(),
-                s.totalBlocks(), s.prefixHitRate(), s.prefillTokens(), s.cachedPromptTokens(), generatedTokens, ttft.snapshot(), itl.snapshot());
+                s.totalBlocks(), s.prefixHitRate(), s.prefillTokens(), s.cachedPromptTokens(), generatedTokens,
+                speculator == null ? 0 : speculator.proposed(), speculator == null ? 0 : speculator.accepted(), ttft.snapshot(), itl.snapshot());
     }
 
     /** Runs {@code task} on the engine thread between steps, without waiting for it (tests: pausing the engine). */
     void execute(Runnable task) { incoming.add(task); }
 
     /** Runs {@code f} on the engine thread between steps, with the block manager (tests: invariants, stats). */
-    <T> T inspectKv(Function<KvBlockManager, T> f) {
+    <T> T inspectKv(Function<KvBlockManager, T> f) { return onEngineThread(() -> f.apply(scheduler.kv())); }
+
+    /** Like {@link #inspectKv} with the draft model's block manager; the engine must have a draft model. */
+    <T> T inspectDraftKv(Function<KvBlockManager, T> f) {
+        if (draft == null) throw new IllegalStateException("the engine has no draft model");
+        return onEngineThread(() -> f.apply(((DraftProposer) speculator.proposer()).kv()));
+    }
+
+    private <T> T onEngineThread(java.util.function.Supplier<T> f) {
         java.util.concurrent.CompletableFuture<T> result = new java.util.concurrent.CompletableFuture<>();
         incoming.add((Runnable) () -> {
             try {
-                result.complete(f.apply(scheduler.kv()));
+                result.complete(f.get());
             } catch (Throwable t) {
                 result.completeExceptionally(t);
             }
@@ -234,6 +307,7 @@ public final class Engine implements AutoCloseable {
                     return;
                 }
                 reap();
+                if (speculator != null && !propose()) continue;
                 Scheduler.Step step = scheduler.schedule();
                 if (step == null) {
                     Sequence stuck = scheduler.stuck();
@@ -283,34 +357,60 @@ public final class Engine implements AutoCloseable {
             finish(s, s.handle.cancelRequested() ? FinishReason.CANCELLED : FinishReason.DEADLINE, null);
     }
 
+    /** Gives the sequences about to decode their speculative tokens; false when that failed (the loop starts over). */
+    private boolean propose() {
+        try {
+            speculator.propose(scheduler.running);
+            return true;
+        } catch (RuntimeException e) {
+            if (!stopIfDeviceUnusable(e)) fail(scheduler.running.stream().filter(s -> !s.isPrefilling()).toList(), e);
+            return false;
+        }
+    }
+
     private void run(Scheduler.Step step) {
         List<Sequence> seqs = step.seqs();
         int nb = seqs.size();
-        int[] sampled;
-        boolean[] needs;
-        try (Tensor logits = model.forward(step.batch(), cache)) {
-            needs = scheduler.complete(step);
-            Sampling.Params[] params = new Sampling.Params[nb];
-            long[] counters = new long[nb];
-            for (int b = 0; b < nb; b++) {
-                params[b] = needs[b] ? seqs.get(b).params() : Sampling.Params.greedy();
-                counters[b] = seqs.get(b).generatedCount();
+        int[][] emitted = new int[nb][];
+        // a sequence verifying k proposed tokens needs the logits of its last k + 1 tokens, any other one those of its last
+        int[] rows = new int[nb];
+        for (int b = 0; b < nb; b++) rows[b] = seqs.get(b).proposal == null ? 1 : step.newTokens()[b];
+        try (Tensor logits = model.forward(step.batch(), cache, rows)) {
+            boolean[] needs = scheduler.complete(step);
+            // one sampler call for every row: a plain entry's last row with its request's parameters, a verifying entry's rows greedy (their argmax)
+            int total = 0;
+            for (int r : rows) total += r;
+            Sampling.Params[] params = new Sampling.Params[total];
+            long[] counters = new long[total];
+            for (int b = 0, row = 0; b < nb; row += rows[b++]) {
+                Sequence s = seqs.get(b);
+                boolean plain = needs[b] && s.proposal == null;
+                for (int r = row; r < row + rows[b]; r++) {
+                    params[r] = plain ? s.params() : Sampling.Params.greedy();
+                    counters[r] = s.generatedCount();
+                }
             }
-            sampled = Sampling.sample(logits, params, counters);
+            int[] sampled = Sampling.sample(logits, params, counters);
+            for (int b = 0, row = 0; b < nb; row += rows[b++]) {
+                Sequence s = seqs.get(b);
+                if (!needs[b]) continue;
+                emitted[b] = s.proposal == null ? new int[] {sampled[row]} : speculator.verify(s, scheduler, logits, row, sampled);
+            }
         } catch (RuntimeException e) {
             if (stopIfDeviceUnusable(e)) return;
             // recoverable (a launch that did not fit, out of memory, ...): only this step's requests fail
-            for (Sequence s : new ArrayList<>(seqs)) {
-                scheduler.remove(s);
-                finish(s, FinishReason.ERROR, e);
-            }
+            fail(seqs, e);
             return;
         }
         long now = System.nanoTime();
         for (int b = 0; b < nb; b++) {
-            if (!needs[b]) continue;
-            Sequence s = seqs.get(b);
-            int token = sampled[b];
+            if (emitted[b] != null) emit(seqs.get(b), emitted[b], now);
+        }
+    }
+
+    /** Adds {@code tokens} to {@code s} and streams them, in order, up to a stop token or maxNewTokens, where it finishes. */
+    private void emit(Sequence s, int[] tokens, long now) {
+        for (int token : tokens) {
             s.addGenerated(token);
             generatedTokens++;
             if (s.generatedCount() == 1) ttft.record(now - s.submitNanos);
@@ -322,7 +422,16 @@ public final class Engine implements AutoCloseable {
             if (reason != null) {
                 scheduler.remove(s);
                 finish(s, reason, null);
+                return;
             }
+        }
+    }
+
+    /** Removes {@code seqs} from the scheduler and finishes them with ERROR: {@code e} hit a step they were part of. */
+    private void fail(List<Sequence> seqs, RuntimeException e) {
+        for (Sequence s : new ArrayList<>(seqs)) {
+            scheduler.remove(s);
+            finish(s, FinishReason.ERROR, e);
         }
     }
 
@@ -378,7 +487,7 @@ public final class Engine implements AutoCloseable {
         KvBlockManager.Stats st = scheduler.kv().stats();
         double hit = st.prefixQueries() == 0 ? 0 : (double) st.prefixHitBlocks() / st.prefixQueries();
         state = new Metrics(scheduler.waiting.size(), scheduler.running.size(), 0, 0, scheduler.preemptions, 0, st.usedBlocks(), st.cachedBlocks(),
-                st.totalBlocks(), hit, scheduler.prefillTokens, scheduler.cachedPromptTokens, 0, null, null);
+                st.totalBlocks(), hit, scheduler.prefillTokens, scheduler.cachedPromptTokens, 0, 0, 0, null, null);
     }
 
     /** The failure that last made the engine drop everything in flight (a bug), or null. */
@@ -410,20 +519,23 @@ public final class Engine implements AutoCloseable {
         }
         if (interrupted) Thread.currentThread().interrupt();
         synchronized (this) {
-            if (!cacheClosed) {
-                cacheClosed = true;
+            if (cacheClosed) return;
+            cacheClosed = true;
+            List<Runnable> closers = new ArrayList<>();
+            if (speculator != null) closers.add(speculator::close);
+            if (draft != null) closers.add(draft::close);
+            closers.add(cache::close);
+            closers.add(model::close);
+            RuntimeException first = null;
+            for (Runnable c : closers) {
                 try {
-                    cache.close();
+                    c.run();
                 } catch (RuntimeException e) {
-                    if (stopped == null) throw e; // on an unusable device the memory cannot be given back: the process must end anyway
-                } finally {
-                    try {
-                        model.close();
-                    } catch (RuntimeException e) {
-                        if (stopped == null) throw e;
-                    }
+                    if (first == null) first = e;
                 }
             }
+            // on an unusable device the memory cannot be given back: the process must end anyway
+            if (first != null && stopped == null) throw first;
         }
     }
 

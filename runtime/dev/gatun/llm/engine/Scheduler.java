@@ -15,7 +15,9 @@ import java.util.List;
  * {@code maxSequences} running sequences:
  * <ol>
  *   <li>one decode token for every running sequence whose prompt is computed, oldest admission
- *       first. Its KV slot is reserved with {@link KvBlockManager#appendToken}; when no block is
+ *       first, followed by its speculative tokens when it has a {@link Sequence#proposal} (the
+ *       target verifies them in this step; {@link #acceptProposed} then drops the rejected ones).
+ *       Its KV slots are reserved with {@link KvBlockManager#appendToken}; when no block is
  *       left, the most recently admitted running sequence is preempted by recompute (its blocks
  *       freed, itself put back at the front of the waiting queue with its generated tokens now
  *       part of its prompt) and the append retried; a sequence that is itself the most recent
@@ -31,7 +33,10 @@ import java.util.List;
  * Not thread-safe: the engine thread owns it.
  */
 final class Scheduler {
-    /** One step: {@code seqs[b]} feeds {@code newTokens[b]} tokens; {@code decode[b]} marks decode entries. */
+    /**
+     * One step: {@code seqs[b]} feeds {@code newTokens[b]} tokens; {@code decode[b]} marks decode
+     * entries (the last token, then the proposal if any).
+     */
     record Step(List<Sequence> seqs, int[] newTokens, boolean[] decode, LlamaModel.Batch batch, int prefillTokens, int decodeTokens) {}
 
     private final KvBlockManager kv;
@@ -74,6 +79,7 @@ final class Scheduler {
         running.remove(victim);
         victim.admitted = false;
         victim.computed = victim.kvLength = 0;
+        victim.proposal = null;
         victim.preemptions++;
         preemptions++;
         waiting.addFirst(victim);
@@ -97,15 +103,17 @@ final class Scheduler {
         for (int i = 0; i < running.size(); i++) {
             Sequence s = running.get(i);
             if (s.isPrefilling()) continue;
+            int feed = 1 + (s.proposal == null ? 0 : s.proposal.tokens().length);
             boolean preemptedItself = false;
-            while (true) {
+            while (s.kvLength < s.length() - 1 + feed) {
+                int position = s.kvLength;
+                int token = position < s.length() ? s.tokenAt(position) : s.proposal.tokens()[position - s.length()];
                 try {
-                    KvBlockManager.BlockCopy copy = kv.appendToken(s.id, s.lastToken());
+                    KvBlockManager.BlockCopy copy = kv.appendToken(s.id, token);
                     if (copy != null)
                         throw new IllegalStateException("sequence " + s.id + " needs a copy-on-write block copy " + copy
                                 + ", but the engine never forks a sequence, so no block it writes can be shared");
                     s.kvLength++;
-                    break;
                 } catch (OutOfBlocksException e) {
                     Sequence victim = running.getLast();
                     preempt(victim);
@@ -118,8 +126,8 @@ final class Scheduler {
             if (preemptedItself) break; // it was the last running sequence
             s.scheduled = true;
             seqs.add(s);
-            counts.add(1);
-            budget--;
+            counts.add(feed);
+            budget -= feed; // the speculator sized proposals so that every decode fits
             decodes++;
         }
         // 2. prefill chunks of admitted sequences, oldest first
@@ -173,28 +181,45 @@ final class Scheduler {
             seqLens[b] = s.computed + n;
             tables[b] = kv.blockTable(s.id);
             for (int p = s.computed; p < s.computed + n; p++, t++) {
-                tokens[t] = s.tokenAt(p);
+                tokens[t] = p < s.length() ? s.tokenAt(p) : s.proposal.tokens()[p - s.length()];
                 positions[t] = p;
                 slots[t] = kv.slot(s.id, p);
             }
         }
         int[] newTokens = queryLens.clone();
-        return new Step(seqs, newTokens, decode, new LlamaModel.Batch(tokens, positions, slots, queryLens, seqLens, tables), total - decodes, decodes);
+        int decodeTokens = 0;
+        for (int b = 0; b < decodes; b++) decodeTokens += newTokens[b];
+        return new Step(seqs, newTokens, decode, new LlamaModel.Batch(tokens, positions, slots, queryLens, seqLens, tables), total - decodeTokens, decodeTokens);
     }
 
-    /** After the step's forward pass: its K/V are written. Returns, per entry, whether it needs a sampled token. */
+    /**
+     * After the step's forward pass: its K/V are written. Returns, per entry, whether it needs a
+     * sampled token. Of an entry with a proposal only the last token counts as computed until
+     * {@link #acceptProposed} says which proposed tokens stay.
+     */
     boolean[] complete(Step step) {
         boolean[] sample = new boolean[step.seqs().size()];
         for (int b = 0; b < sample.length; b++) {
             Sequence s = step.seqs().get(b);
             if (!s.admitted) continue; // removed meanwhile (cannot happen on the engine thread, but be safe)
-            int n = step.newTokens()[b];
+            int n = s.proposal == null ? step.newTokens()[b] : 1;
             kv.markComputed(s.id, s.computed + n);
             s.computed += n;
             if (!step.decode()[b]) prefillTokens += n;
-            sample[b] = s.computed == s.kvLength;
+            sample[b] = s.computed == s.kvLength || s.proposal != null;
         }
         return sample;
+    }
+
+    /**
+     * After verification of {@code s}'s proposal: its first {@code accepted} tokens stay in the KV
+     * cache (computed); the slots of the rejected ones are given back.
+     */
+    void acceptProposed(Sequence s, int accepted) {
+        int keep = s.computed + accepted;
+        kv.truncate(s.id, keep);
+        kv.markComputed(s.id, keep);
+        s.computed = s.kvLength = keep;
     }
 
     /** Removes every sequence matching {@code test}, giving back blocks; returns them. */

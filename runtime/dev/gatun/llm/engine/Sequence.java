@@ -23,6 +23,8 @@ final class Sequence {
     boolean admitted;
     /** Set while the scheduler builds a step: already in this step's batch. */
     boolean scheduled;
+    /** Speculative tokens to verify in this step (after the last token), or null. */
+    Proposer.Proposal proposal;
     int preemptions;
     /** Prompt tokens the prefix cache supplied at the first admission; -1 before it. */
     int cachedPromptTokens = -1;

@@ -118,7 +118,29 @@ class KvBlockManagerTest {
         cache.assertHolds(m, 2, child, 7);
     }
 
-    /** Many sequences with shared prefixes, decoding, forking, finishing at random in a small pool. */
+    @Test
+    void rejectedSpeculativeTokensAreTruncatedAndTheirBlocksGiven() {
+        KvBlockManager m = new KvBlockManager(6, 4, true);
+        m.admit(1, new int[] {1, 2, 3, 4, 5, 6});
+        m.markComputed(1, 6);
+        for (int t = 7; t <= 12; t++) m.appendToken(1, t); // six speculative tokens: blocks 2 and 3 are new
+        assertEquals(3, m.blockTable(1).length);
+        assertEquals(3, m.stats().usedBlocks());
+        m.truncate(1, 8); // two accepted
+        assertEquals(2, m.blockTable(1).length, "the block holding only rejected tokens is given back");
+        assertEquals(8, m.length(1));
+        assertEquals(4, m.stats().freeBlocks(), "given back to the free list: rejected tokens were never computed, so never hashed");
+        m.checkInvariants();
+        m.markComputed(1, 8);
+        var e = assertThrows(IllegalArgumentException.class, () -> m.truncate(1, 7));
+        assertTrue(e.getMessage().contains("outside [8, 8]"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> m.truncate(1, 9));
+        m.free(1);
+        m.checkInvariants();
+        assertEquals(2, m.stats().cachedBlocks(), "the two full computed blocks stay cached");
+    }
+
+    /** Many sequences with shared prefixes, decoding (also speculatively), forking, finishing at random in a small pool. */
     @Test
     void randomScenariosKeepEverySequencesContentAndTheInvariants() {
         Random random = Seeds.random("kv-scenario");
@@ -129,7 +151,7 @@ class KvBlockManagerTest {
         int[][] prefixes = {{1, 2, 3, 4, 5, 6, 7, 8}, {9, 9, 9, 9}, {1, 2, 3, 4, 100, 101, 102, 103, 104}};
         long next = 1;
         for (int step = 0; step < 3000; step++) {
-            int action = random.nextInt(10);
+            int action = random.nextInt(11);
             if (action < 3 || live.isEmpty()) {
                 List<Integer> prompt = new ArrayList<>();
                 for (int t : prefixes[random.nextInt(prefixes.length)]) prompt.add(t);
@@ -152,6 +174,20 @@ class KvBlockManagerTest {
                     m.free(seq); // preempt it
                     live.remove(seq);
                 }
+            } else if (action == 10) { // speculative tokens, of which a random prefix is accepted
+                long seq = pick(live, random);
+                List<Integer> tokens = live.get(seq);
+                int before = tokens.size(), appended = 0;
+                int[] proposed = random.ints(1 + random.nextInt(5), 0, 50).toArray();
+                try {
+                    for (; appended < proposed.length; appended++) cache.copy(m.appendToken(seq, proposed[appended]));
+                } catch (OutOfBlocksException full) {
+                    // verify what fit
+                }
+                int accepted = random.nextInt(appended + 1);
+                m.truncate(seq, before + accepted);
+                for (int i = 0; i < accepted; i++) tokens.add(proposed[i]);
+                cache.write(m, seq, before, before + accepted, tokens);
             } else if (action < 9) {
                 long parent = pick(live, random);
                 m.fork(parent, next);

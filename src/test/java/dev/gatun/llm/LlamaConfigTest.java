@@ -43,15 +43,37 @@ class LlamaConfigTest {
     }
 
     @Test
-    void rejectsWhatItCannotRun() {
+    void readsRopeScalingAsTransformersNamesIt(@TempDir Path dir) {
         ObjectNode llama3 = minimal();
         llama3.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 1.0)
                 .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 8192);
-        var e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(llama3));
-        assertTrue(e.getMessage().contains("llama3") && e.getMessage().contains("Rope"), e.getMessage());
+        LlamaConfig c = LlamaConfig.fromJson(llama3);
+        assertEquals(Attention.RopeScaling.llama3(8, 1, 4, 8192), c.rope().scaling());
+        c.save(dir);
+        assertEquals(c, LlamaConfig.load(dir));
+        ObjectNode linear = minimal();
+        linear.putObject("rope_scaling").put("type", "linear").put("factor", 2.0); // the older key
+        assertEquals(Attention.RopeScaling.linear(2), LlamaConfig.fromJson(linear).ropeScaling());
         ObjectNode defaultScaling = minimal();
         defaultScaling.putObject("rope_scaling").put("rope_type", "default");
-        LlamaConfig.fromJson(defaultScaling);
+        assertEquals(Attention.RopeScaling.NONE, LlamaConfig.fromJson(defaultScaling).ropeScaling());
+    }
+
+    @Test
+    void rejectsWhatItCannotRun() {
+        ObjectNode yarn = minimal();
+        yarn.putObject("rope_scaling").put("rope_type", "yarn").put("factor", 4.0);
+        var e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(yarn));
+        assertTrue(e.getMessage().contains("\"yarn\" is not supported"), e.getMessage());
+        ObjectNode noFactor = minimal();
+        noFactor.putObject("rope_scaling").put("rope_type", "linear");
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(noFactor));
+        assertTrue(e.getMessage().contains("rope_scaling.factor"), e.getMessage());
+        ObjectNode inverted = minimal();
+        inverted.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 4.0)
+                .put("high_freq_factor", 1.0).put("original_max_position_embeddings", 8192);
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(inverted));
+        assertTrue(e.getMessage().contains("low_freq_factor < high_freq_factor"), e.getMessage());
 
         ObjectNode missing = minimal();
         missing.remove("vocab_size");

@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 
@@ -182,6 +183,30 @@ class LlamaModelTest {
         }
     }
 
+    @ParameterizedTest(name = "logits of several trailing tokens per sequence (speculative verification) on {0}")
+    @MethodSource("devices")
+    void logitRowsOfTrailingTokens(Device device) {
+        Random random = Seeds.random("logitRows" + device);
+        int[][] prompts = {prompt(random, 19, 300), prompt(random, 3, 300), prompt(random, 6, 300)};
+        int[] rows = {5, 1, 6}; // sequence 2: every one of its tokens
+        int[][] tables = tables(random, 3, 2);
+        try (LlamaModel model = LlamaModel.load(single, device, DType.F32); LlamaModel.KvCache cache = model.newCache(BLOCKS, BLOCK);
+             Tensor logits = model.forward(batch(prompts, new int[3], tables), cache, rows)) {
+            assertArrayEquals(new long[] {12, 300}, logits.shape());
+            float[] values = logits.toFloatArray();
+            int row = 0;
+            for (int s = 0; s < 3; s++) {
+                double[][] ref = tiny.logits(prompts[s]);
+                for (int r = ref.length - rows[s]; r < ref.length; r++, row++)
+                    assertRow("sequence " + s + ", token " + r + " on " + device, values, row, ref[r]);
+            }
+            for (int[] bad : new int[][] {{5, 0, 6}, {5, 1, 7}, {5, 1}}) {
+                var e = assertThrows(IllegalArgumentException.class, () -> model.forward(batch(prompts, new int[3], tables), cache, bad));
+                assertTrue(e.getMessage().contains("logit row"), e.getMessage());
+            }
+        }
+    }
+
     @ParameterizedTest(name = "greedy generation, tied embeddings on {0}")
     @MethodSource("devices")
     void greedyGenerationTied(Device device) {
@@ -257,20 +282,20 @@ class LlamaModelTest {
         // a weight of the wrong shape
         Path bad = Files.createDirectories(dir.resolve("badshape"));
         tiny.config.save(bad);
-        Map<String, Safetensors.HostTensor> tensors = tiny.hostTensors(DType.F32);
+        Map<String, Safetensors.HostTensor> tensors = tiny.weights.hostTensors(DType.F32);
         tensors.put("model.layers.1.self_attn.k_proj.weight", Safetensors.HostTensor.of(DType.F32, new float[64 * 64], 64, 64));
         Safetensors.write(bad.resolve("model.safetensors"), tensors, null);
         var e = assertThrows(IllegalArgumentException.class, () -> LlamaModel.load(bad, device, DType.F32));
         assertTrue(e.getMessage().contains("model.layers.1.self_attn.k_proj.weight") && e.getMessage().contains("[64, 64]")
                 && e.getMessage().contains("[32, 64]"), e.getMessage());
         // a missing weight
-        tensors = tiny.hostTensors(DType.F32);
+        tensors = tiny.weights.hostTensors(DType.F32);
         tensors.remove("model.norm.weight");
         Safetensors.write(bad.resolve("model.safetensors"), tensors, null);
         e = assertThrows(IllegalArgumentException.class, () -> LlamaModel.load(bad, device, DType.F32));
         assertTrue(e.getMessage().contains("model.norm.weight"), e.getMessage());
         // untied config without lm_head
-        tensors.put("model.norm.weight", tiny.hostTensors(DType.F32).get("model.norm.weight"));
+        tensors.put("model.norm.weight", tiny.weights.hostTensors(DType.F32).get("model.norm.weight"));
         tensors.remove("lm_head.weight");
         Safetensors.write(bad.resolve("model.safetensors"), tensors, null);
         e = assertThrows(IllegalArgumentException.class, () -> LlamaModel.load(bad, device, DType.F32));
@@ -282,12 +307,13 @@ class LlamaModelTest {
         // bf16 on disk, converted to fp32 on load: the reference uses the same rounded weights
         Device device = TestDevices.all().get(0);
         Path bf16 = tiny.save(Files.createDirectories(dir.resolve("bf16")), DType.BF16, 0);
-        TinyLlama rounded = new TinyLlama(tiny.config, new Random(0));
-        tiny.weights.forEach((name, values) -> {
-            float[] r = values.clone();
+        Map<String, float[]> values = new LinkedHashMap<>();
+        tiny.weights.values().forEach((name, v) -> {
+            float[] r = v.clone();
             for (int i = 0; i < r.length; i++) r[i] = DType.BF16.round(r[i]);
-            rounded.weights.put(name, r);
+            values.put(name, r);
         });
+        TinyLlama rounded = new TinyLlama(tiny.config, new RandomLlama.Weights(values, tiny.weights.shapes()));
         int[] prompt = prompt(Seeds.random("bf16"), 10, 300);
         try (LlamaModel model = LlamaModel.load(bf16, device, DType.F32); LlamaModel.KvCache cache = model.newCache(8, BLOCK);
              Tensor logits = model.forward(LlamaModel.Batch.single(prompt, 0, new int[] {5}, BLOCK), cache)) {

@@ -59,23 +59,28 @@ class PagedAttentionKernelTest {
     void rope(Device device, DType dtype, Heads h) {
         Random random = Seeds.random("rope" + device + dtype + h);
         int tokens = TestDevices.small() ? 3 : 37;
-        for (Attention.RopeStyle style : Attention.RopeStyle.values()) {
-            int rotary = style == Attention.RopeStyle.NEOX ? h.headDim() : h.headDim() / 2;
-            Attention.Rope rope = new Attention.Rope(rotary, 10000f, style);
-            float[] x = Reference.rounded(Seeds.gaussian(random, tokens * h.qHeads() * h.headDim(), 1), dtype);
-            int[] positions = random.ints(tokens, 0, 50_000).toArray();
-            double[] expected = toDouble(x), naive = toDouble(x);
-            for (int t = 0; t < tokens; t++)
-                for (int hd = 0; hd < h.qHeads(); hd++) {
-                    int offset = (t * h.qHeads() + hd) * h.headDim();
-                    AttentionReference.rope(expected, offset, positions[t], rotary, 10000f, style.ordinal(), null);
-                    AttentionReference.rope(naive, offset, positions[t], rotary, 10000f, style.ordinal(), dtype);
+        // llama3 with an 8192-token original context: frequencies in all three bands for theta 10000
+        List<Attention.RopeScaling> scalings = List.of(Attention.RopeScaling.NONE, Attention.RopeScaling.linear(4),
+                Attention.RopeScaling.llama3(8, 1, 4, 8192));
+        for (Attention.RopeStyle style : Attention.RopeStyle.values())
+            for (Attention.RopeScaling scaling : scalings) {
+                int rotary = style == Attention.RopeStyle.NEOX ? h.headDim() : h.headDim() / 2;
+                Attention.Rope rope = new Attention.Rope(rotary, 10000f, style, scaling);
+                float[] x = Reference.rounded(Seeds.gaussian(random, tokens * h.qHeads() * h.headDim(), 1), dtype);
+                int[] positions = random.ints(tokens, 0, 50_000).toArray();
+                double[] expected = toDouble(x), naive = toDouble(x);
+                for (int t = 0; t < tokens; t++)
+                    for (int hd = 0; hd < h.qHeads(); hd++) {
+                        int offset = (t * h.qHeads() + hd) * h.headDim();
+                        AttentionReference.rope(expected, offset, positions[t], rotary, 10000f, scaling, style.ordinal(), null);
+                        AttentionReference.rope(naive, offset, positions[t], rotary, 10000f, scaling, style.ordinal(), dtype);
+                    }
+                try (Tensor t = Tensor.of(device, dtype, x, tokens, h.qHeads(), h.headDim())) {
+                    Attention.rope(t, positions, rope);
+                    Numerics.assertClose("rope " + style + " " + scaling + " " + device.description() + " " + dtype, dtype,
+                            t.toFloatArray(), expected, toFloat(naive));
                 }
-            try (Tensor t = Tensor.of(device, dtype, x, tokens, h.qHeads(), h.headDim())) {
-                Attention.rope(t, positions, rope);
-                Numerics.assertClose("rope " + style + " " + device.description() + " " + dtype, dtype, t.toFloatArray(), expected, toFloat(naive));
             }
-        }
     }
 
     @ParameterizedTest(name = "appendKv {0} {1} {2}")
@@ -89,7 +94,8 @@ class PagedAttentionKernelTest {
         long[] slots = new long[tokens];
         for (int t = 0; t < tokens; t++) slots[t] = t % 7 == 3 ? -1 : free.get(t); // some padding tokens
         int[] positions = random.ints(tokens, 0, 4096).toArray();
-        Attention.Rope rope = new Attention.Rope(h.headDim(), 500000f, Attention.RopeStyle.NEOX);
+        Attention.RopeScaling scaling = Attention.RopeScaling.llama3(8, 1, 4, 1024);
+        Attention.Rope rope = new Attention.Rope(h.headDim(), 500000f, Attention.RopeStyle.NEOX, scaling);
         float[] q = Reference.rounded(Seeds.gaussian(random, tokens * h.qHeads() * h.headDim(), 1), dtype);
         float[] k = Reference.rounded(Seeds.gaussian(random, tokens * row, 1), dtype);
         float[] v = Reference.rounded(Seeds.gaussian(random, tokens * row, 1), dtype);
@@ -105,8 +111,8 @@ class PagedAttentionKernelTest {
             double[] ropedK = toDouble(k), ropedKNaive = toDouble(k);
             for (int t = 0; t < tokens; t++) {
                 for (int hd = 0; hd < h.kvHeads(); hd++) {
-                    AttentionReference.rope(ropedK, (t * h.kvHeads() + hd) * h.headDim(), positions[t], h.headDim(), 500000f, 0, null);
-                    AttentionReference.rope(ropedKNaive, (t * h.kvHeads() + hd) * h.headDim(), positions[t], h.headDim(), 500000f, 0, dtype);
+                    AttentionReference.rope(ropedK, (t * h.kvHeads() + hd) * h.headDim(), positions[t], h.headDim(), 500000f, scaling, 0, null);
+                    AttentionReference.rope(ropedKNaive, (t * h.kvHeads() + hd) * h.headDim(), positions[t], h.headDim(), 500000f, scaling, 0, dtype);
                 }
                 if (slots[t] < 0) continue;
                 System.arraycopy(ropedK, t * row, expectedK, (int) slots[t] * row, row);

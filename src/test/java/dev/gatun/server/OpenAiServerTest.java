@@ -232,6 +232,25 @@ class OpenAiServerTest {
     }
 
     @Test
+    void ignoreEosGeneratesThroughTheModelsEosToken() throws Exception {
+        String prompt = "Hello, Gatun";
+        int eos = TinyModels.greedy(referenceModel, tokenizer.encode(prompt), 1).tokens()[0]; // the first greedy token plays EOS
+        try (OpenAiServer eosServer = OpenAiServer.start(engine, tokenizer, MODEL, OpenAiServer.Options.defaults().withPort(0)
+                .withMaxTokens(MAX_TOKENS).withEosTokens(eos))) {
+            String url = eosServer.baseUri().resolve("/v1/completions").toString();
+            Reply stopped = send(HttpRequest.newBuilder(java.net.URI.create(url)).POST(HttpRequest.BodyPublishers.ofString(
+                    json("prompt", prompt, "max_tokens", 12, "temperature", 0))).build());
+            assertEquals("stop", stopped.body().get("choices").get(0).get("finish_reason").asText(), stopped.text());
+            assertEquals(1, stopped.body().get("usage").get("completion_tokens").asInt(), stopped.text());
+            Reply through = send(HttpRequest.newBuilder(java.net.URI.create(url)).POST(HttpRequest.BodyPublishers.ofString(
+                    json("prompt", prompt, "max_tokens", 12, "temperature", 0, "ignore_eos", true))).build());
+            assertEquals("length", through.body().get("choices").get(0).get("finish_reason").asText(), through.text());
+            assertEquals(12, through.body().get("usage").get("completion_tokens").asInt(), through.text());
+            assertEquals(reference(prompt, 12), through.body().get("choices").get(0).get("text").asText());
+        }
+    }
+
+    @Test
     void stopStringsTrimTheOutput() throws Exception {
         String prompt = "The quick brown fox";
         String full = reference(prompt, 30);
@@ -245,24 +264,6 @@ class OpenAiServerTest {
 
         assertEquals(expected, streamed("/v1/completions", json("prompt", prompt, "max_tokens", 30, "temperature", 0, "stop", List.of("never-there", stop), "stream", true),
                 false, "stop"));
-    }
-
-    @Test
-    void textAssemblerHoldsBackPossibleStopStrings() {
-        TextAssembler a = new TextAssembler(tokenizer, List.of("abc", "xyz"));
-        StringBuilder out = new StringBuilder();
-        for (char c : "hello ab".toCharArray()) out.append(a.push(c));
-        assertEquals("hello ", out.toString(), "'ab' may start 'abc'");
-        out.append(a.push('d'));
-        assertEquals("hello abd", out.toString());
-        for (char c : "-xyz-more".toCharArray()) out.append(a.push(c));
-        assertTrue(a.stopped());
-        assertEquals("hello abd-", out.toString());
-        assertEquals("hello abd-", a.text());
-
-        TextAssembler b = new TextAssembler(tokenizer, List.of("abc"));
-        assertEquals("", b.push('a'));
-        assertEquals("a", b.finish(), "held-back text is released at the end");
     }
 
     @Test

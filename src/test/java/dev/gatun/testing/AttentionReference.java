@@ -1,5 +1,6 @@
 package dev.gatun.testing;
 
+import dev.gatun.ops.Attention;
 import dev.gatun.tensor.DType;
 
 /**
@@ -9,17 +10,37 @@ import dev.gatun.tensor.DType;
 public final class AttentionReference {
     private AttentionReference() {}
 
-    /** inv_freq_i = theta^(-2i/rotaryDim) rounded to fp32, angle = pos * inv_freq_i in fp32 (as models are trained). */
-    public static float angle(int position, int i, int rotaryDim, float theta) {
-        float invFreq = (float) Math.pow(theta, -2.0 * i / rotaryDim);
-        return position * invFreq;
+    /**
+     * inv_freq_i = theta^(-2i/rotaryDim), scaled as transformers' rope_scaling "linear" (divided by
+     * the factor) or "llama3" (by wavelength: long / factor, short kept, smooth in between), rounded
+     * to fp32; angle = pos * inv_freq_i in fp32 (as models are trained).
+     */
+    public static float angle(int position, int i, int rotaryDim, float theta, Attention.RopeScaling scaling) {
+        double invFreq = Math.pow(theta, -2.0 * i / rotaryDim);
+        if (scaling.factor() != 1 && scaling.originalMaxPositions() == 0) {
+            invFreq /= scaling.factor();
+        } else if (scaling.factor() != 1) {
+            double wavelen = 2 * Math.PI / invFreq, old = scaling.originalMaxPositions();
+            double lowFreqWavelen = old / scaling.lowFreqFactor(), highFreqWavelen = old / scaling.highFreqFactor();
+            if (wavelen > lowFreqWavelen) invFreq /= scaling.factor();
+            else if (wavelen >= highFreqWavelen) {
+                double smooth = (old / wavelen - scaling.lowFreqFactor()) / (scaling.highFreqFactor() - scaling.lowFreqFactor());
+                invFreq = (1 - smooth) * invFreq / scaling.factor() + smooth * invFreq;
+            }
+        }
+        return position * (float) invFreq;
     }
 
     /** RoPE of one head vector {@code x[offset .. offset+headDim)} in place; style 0 NeoX, 1 interleaved. */
     public static void rope(double[] x, int offset, int position, int rotaryDim, float theta, int style, DType rounding) {
+        rope(x, offset, position, rotaryDim, theta, Attention.RopeScaling.NONE, style, rounding);
+    }
+
+    public static void rope(double[] x, int offset, int position, int rotaryDim, float theta, Attention.RopeScaling scaling,
+                            int style, DType rounding) {
         for (int i = 0; i < rotaryDim / 2; i++) {
             int a = style == 0 ? i : 2 * i, b = style == 0 ? i + rotaryDim / 2 : 2 * i + 1;
-            double angle = angle(position, i, rotaryDim, theta);
+            double angle = angle(position, i, rotaryDim, theta, scaling);
             double c = round(Math.cos(angle), rounding), s = round(Math.sin(angle), rounding);
             double xa = x[offset + a], xb = x[offset + b];
             x[offset + a] = round(round(xa * c, rounding) - round(xb * s, rounding), rounding);

@@ -1,6 +1,4 @@
-package dev.gatun.server;
-
-import dev.gatun.llm.Tokenizer;
+package dev.gatun.llm;
 
 import java.util.List;
 
@@ -10,8 +8,12 @@ import java.util.List;
  * applied to the decoded text: the output ends just before the first occurrence of any of them.
  * Text that could still turn out to be the start of a stop string is held back until the next
  * token decides it, so a streamed client never receives text that is later cut. Not thread-safe.
+ *
+ * <p>Feed it the tokens of a {@code RequestHandle}; when {@link #stopped()} turns true, cancel the
+ * request (its KV blocks are freed) and use {@link #text()} as the completion, with finish reason
+ * "stop". The engine itself stops on token ids only, since it has no tokenizer.
  */
-final class TextAssembler {
+public final class StreamingText {
     private final Tokenizer tokenizer;
     private final Tokenizer.StreamDecoder decoder;
     private final List<String> stops;
@@ -19,14 +21,14 @@ final class TextAssembler {
     private int emitted;
     private boolean stopped;
 
-    TextAssembler(Tokenizer tokenizer, List<String> stops) {
+    public StreamingText(Tokenizer tokenizer, List<String> stops) {
         this.tokenizer = tokenizer;
         this.decoder = tokenizer.streamDecoder(true);
         this.stops = List.copyOf(stops);
     }
 
     /** Adds one generated token; returns the text that is now final (possibly empty). */
-    String push(int token) {
+    public String push(int token) {
         if (stopped) return "";
         if (token < 0 || token >= tokenizer.vocabSize()) return ""; // a model's vocabulary may be padded beyond the tokenizer's
         text.append(decoder.push(token));
@@ -34,17 +36,17 @@ final class TextAssembler {
     }
 
     /** The end of generation: flushes the decoder and returns the rest of the text. */
-    String finish() {
+    public String finish() {
         if (stopped) return "";
         text.append(decoder.flush());
         return release(true);
     }
 
     /** Whether a stop string was found: the request should be cancelled, its text is final. */
-    boolean stopped() { return stopped; }
+    public boolean stopped() { return stopped; }
 
     /** The final text so far (all of it once {@link #finish} or a stop). */
-    String text() { return text.substring(0, emitted); }
+    public String text() { return text.substring(0, emitted); }
 
     private String release(boolean end) {
         int cut = -1;

@@ -1,0 +1,72 @@
+package dev.gatun.bench;
+
+import dev.gatun.device.Device;
+import dev.gatun.device.DeviceKind;
+import dev.gatun.ops.VideoAttention;
+import dev.gatun.tensor.DType;
+import dev.gatun.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Video attention: full 3D attention against the factorized spatial + temporal pair on the same
+ * [B, T, S, H, D] latents, GFLOP/s against the FMA peak, and one line per shape with the measured
+ * time ratio full / (spatial + temporal) beside the predicted FLOP ratio
+ * (TS)² / (T·S² + S·T²) = TS / (T + S). Shapes: Latte-like (T 16, S 256 = 16×16, d 72) and
+ * CogVideoX-like (T 13, S 1350 = 30×45, d 64), with fewer heads and patches on cpu and emu (the
+ * shape column says what ran). Rows: vid-full, vid-spat (spatial), vid-temp (temporal) and vid-s+t
+ * (their sum, the factorized layer's attention).
+ */
+final class VideoBench {
+    private VideoBench() {}
+
+    record Shape(String name, int frames, int patches, int heads, int dim) {}
+
+    static List<BenchRow> run(Device device, boolean quick, int repetitions, Ceilings ceilings) {
+        boolean shim = device.kind() == DeviceKind.CUDA && System.getProperty("gatun.cuda.library") != null;
+        boolean emu = device.kind() == DeviceKind.EMU || shim, gpu = device.kind() == DeviceKind.CUDA && !shim;
+        int reps = emu ? Math.min(3, repetitions) : repetitions;
+        List<Shape> shapes = gpu
+                ? List.of(new Shape("latte", 16, 256, 16, 72), new Shape("cogvx", 13, 1350, quick ? 8 : 48, 64))
+                : emu ? List.of(new Shape("latte", 16, 64, 1, 72), new Shape("cogvx", 13, 54, 1, 64))
+                : List.of(new Shape("latte", 16, 256, quick ? 1 : 4, 72), new Shape("cogvx", 13, quick ? 150 : 350, 1, 64));
+        List<BenchRow> rows = new ArrayList<>();
+        for (Shape s : shapes) rows.addAll(compare(device, s, reps, ceilings));
+        return rows;
+    }
+
+    private static List<BenchRow> compare(Device device, Shape s, int reps, Ceilings ceilings) {
+        int t = s.frames(), p = s.patches();
+        float scale = (float) (1 / Math.sqrt(s.dim()));
+        try (Tensor q = random(device, s, 1); Tensor k = random(device, s, 2); Tensor v = random(device, s, 3);
+             Tensor out = Tensor.empty(device, DType.F32, 1, t, p, s.heads(), s.dim())) {
+            double full = Timing.medianSeconds(device, () -> VideoAttention.full(q, k, v, out, scale), reps);
+            double spatial = Timing.medianSeconds(device, () -> VideoAttention.spatial(q, k, v, out, scale), reps);
+            double temporal = Timing.medianSeconds(device, () -> VideoAttention.temporal(q, k, v, out, false, scale), reps);
+            double unit = 4.0 * s.heads() * s.dim();  // QKᵀ and PV, an FMA = 2 FLOPs
+            double fullFlops = unit * (double) t * p * t * p, spatialFlops = unit * t * (double) p * p, temporalFlops = unit * p * (double) t * t;
+            String shape = s.name() + " T" + t + " S" + p + " h" + s.heads() + " d" + s.dim();
+            System.out.printf(Locale.ROOT, "  video %s on %s: full %.3f ms, spatial+temporal %.3f ms: measured ratio %.2fx, predicted TS/(T+S) %.2fx%n",
+                    shape, device.kind().id(), full * 1e3, (spatial + temporal) * 1e3, full / (spatial + temporal), (double) t * p / (t + p));
+            return List.of(row(device, "vid-full", shape, full, fullFlops, ceilings),
+                    row(device, "vid-spat", shape, spatial, spatialFlops, ceilings),
+                    row(device, "vid-temp", shape, temporal, temporalFlops, ceilings),
+                    row(device, "vid-s+t", shape, spatial + temporal, spatialFlops + temporalFlops, ceilings));
+        }
+    }
+
+    private static BenchRow row(Device device, String op, String shape, double seconds, double flops, Ceilings ceilings) {
+        return new BenchRow(op, device.kind().id(), "fp32", shape, flops / 1e9, "GFLOP", seconds, flops / seconds / 1e9, "GFLOP/s",
+                ceilings.fmaGflops(), "FMA peak", null, null);
+    }
+
+    private static Tensor random(Device device, Shape s, int salt) {
+        Random random = new Random(31L * s.frames() + s.patches() + salt);
+        float[] values = new float[s.frames() * s.patches() * s.heads() * s.dim()];
+        for (int i = 0; i < values.length; i++) values[i] = (float) random.nextGaussian();
+        return Tensor.of(device, DType.F32, values, 1, s.frames(), s.patches(), s.heads(), s.dim());
+    }
+}
