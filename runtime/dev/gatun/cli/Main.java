@@ -26,6 +26,7 @@ public final class Main {
               serve      an OpenAI-compatible HTTP server for a model: gatun serve --model DIR
               serve-bench  serving benchmark at a Poisson request rate (TTFT, TPOT, ITL, throughput):
                          gatun serve-bench --model DIR|tiny  or  --url http://127.0.0.1:PORT
+              video      denoise a latent video with a video DiT and write its frames: gatun video --model DIR|tiny
               help       show this help
 
             options for every command:
@@ -61,6 +62,7 @@ public final class Main {
             case "devices" -> devices(options, out);
             case "generate" -> GenerateCommand.run(options, out);
             case "serve" -> ServeCommand.run(options, out);
+            case "video" -> VideoCommand.run(options, out);
             default -> throw new IllegalArgumentException("unknown command '" + command + "' (see gatun --help)");
         };
     }
