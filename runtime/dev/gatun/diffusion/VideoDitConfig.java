@@ -1,14 +1,16 @@
 package dev.gatun.diffusion;
 
+import static dev.gatun.io.ConfigJson.asInt;
+import static dev.gatun.io.ConfigJson.optionalNumber;
+import static dev.gatun.io.ConfigJson.positive;
+import static dev.gatun.io.ConfigJson.requiredInt;
+
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gatun.io.ConfigJson;
 import dev.gatun.ops.Attention;
 import dev.gatun.tensor.DType;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -36,7 +38,6 @@ public record VideoDitConfig(int inChannels, int patchT, int patchH, int patchW,
     public static final String MODEL_TYPE = "gatun_video_dit";
     /** The timestep embedding's longest period (DiT / ADM). */
     public static final float MAX_PERIOD = 10000;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     public VideoDitConfig {
         positive("in_channels", inChannels);
@@ -71,22 +72,7 @@ public record VideoDitConfig(int inChannels, int patchT, int patchH, int patchW,
     public int nullCondition() { return numConditions; }
 
     /** Reads {@code config.json} from a model folder (or the file itself). */
-    public static VideoDitConfig load(Path path) {
-        Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("model config " + file + " does not exist", e);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read model config " + file + ": " + e.getMessage(), e);
-        }
-        try {
-            return fromJson(root);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
-        }
-    }
+    public static VideoDitConfig load(Path path) { return ConfigJson.load(path, VideoDitConfig::fromJson); }
 
     public static VideoDitConfig fromJson(JsonNode root) {
         if (root == null || !root.isObject()) throw new IllegalArgumentException("config: expected a JSON object");
@@ -111,11 +97,11 @@ public record VideoDitConfig(int inChannels, int patchT, int patchH, int patchW,
                 asInt(patch.get(2), "patch_size"), hidden, requiredInt(root, "num_layers"), requiredInt(root, "num_attention_heads"),
                 requiredInt(root, "mlp_hidden_size"), root.has("frequency_embedding_size") ? requiredInt(root, "frequency_embedding_size") : 256,
                 root.has("num_conditions") ? requiredInt(root, "num_conditions") : 0, attention.equals("full"), pt,
-                (float) root.path("layer_norm_eps").asDouble(1e-6), torchDtype(root.path("torch_dtype").asText("float32")));
+                (float) optionalNumber(root, "layer_norm_eps", 1e-6), ConfigJson.torchDtype(root));
     }
 
     public ObjectNode toJson() {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = ConfigJson.object();
         o.put("model_type", MODEL_TYPE);
         o.put("in_channels", inChannels);
         o.putArray("patch_size").add(patchT).add(patchH).add(patchW);
@@ -133,46 +119,14 @@ public record VideoDitConfig(int inChannels, int patchT, int patchH, int patchW,
             case FLOW -> "flow";
         });
         o.put("layer_norm_eps", layerNormEps);
-        o.put("torch_dtype", switch (torchDtype) {
-            case F16 -> "float16";
-            case BF16 -> "bfloat16";
-            default -> "float32";
-        });
+        o.put("torch_dtype", ConfigJson.torchDtypeName(torchDtype));
         return o;
     }
 
     /** Writes {@code config.json} into {@code dir}. */
-    public void save(Path dir) {
-        try {
-            Files.createDirectories(dir);
-            JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), toJson());
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot write " + dir.resolve("config.json"), e);
-        }
-    }
+    public void save(Path dir) { ConfigJson.save(dir, toJson()); }
 
-    private static DType torchDtype(String name) {
-        return switch (name) {
-            case "float32" -> DType.F32;
-            case "float16" -> DType.F16;
-            case "bfloat16" -> DType.BF16;
-            default -> throw new IllegalArgumentException("config: torch_dtype \"" + name + "\" is not supported (float32, float16, bfloat16)");
-        };
-    }
 
-    private static int requiredInt(JsonNode root, String key) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) throw new IllegalArgumentException("config: \"" + key + "\" is missing");
-        return asInt(n, key);
-    }
 
-    private static int asInt(JsonNode n, String key) {
-        if (n == null || !n.isIntegralNumber() || !n.canConvertToInt())
-            throw new IllegalArgumentException("config: \"" + key + "\" must be an integer, got " + n);
-        return n.asInt();
-    }
 
-    private static void positive(String key, int value) {
-        if (value < 1) throw new IllegalArgumentException("config: " + key + " must be >= 1, got " + value);
-    }
 }

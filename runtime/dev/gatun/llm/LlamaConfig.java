@@ -1,15 +1,16 @@
 package dev.gatun.llm;
 
+import static dev.gatun.io.ConfigJson.optionalInt;
+import static dev.gatun.io.ConfigJson.optionalNumber;
+import static dev.gatun.io.ConfigJson.positive;
+import static dev.gatun.io.ConfigJson.requiredInt;
+
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gatun.ops.Attention;
+import dev.gatun.io.ConfigJson;
 import dev.gatun.tensor.DType;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -28,7 +29,6 @@ import java.nio.file.Path;
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads, int headDim,
                           float rmsNormEps, float ropeTheta, int vocabSize, boolean tieWordEmbeddings,
                           int maxPositionEmbeddings, DType torchDtype, Attention.RopeScaling ropeScaling) {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A config without RoPE scaling. */
     public LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, int numHeads, int numKvHeads, int headDim,
@@ -62,22 +62,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
     }
 
     /** Reads {@code config.json} (a file, or a model folder holding one). */
-    public static LlamaConfig load(Path path) {
-        Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("model config " + file + " does not exist", e);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read model config " + file + ": " + e.getMessage(), e);
-        }
-        try {
-            return fromJson(root);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
-        }
-    }
+    public static LlamaConfig load(Path path) { return ConfigJson.load(path, LlamaConfig::fromJson); }
 
     /** Parses a config.json tree. */
     public static LlamaConfig fromJson(JsonNode root) {
@@ -100,7 +85,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
         return new LlamaConfig(hidden, requiredInt(root, "intermediate_size"), requiredInt(root, "num_hidden_layers"), heads, kvHeads,
                 headDim, (float) optionalNumber(root, "rms_norm_eps", 1e-6), (float) optionalNumber(root, "rope_theta", 10000),
                 requiredInt(root, "vocab_size"), root.path("tie_word_embeddings").asBoolean(false),
-                optionalInt(root, "max_position_embeddings", 2048), torchDtype(root.get("torch_dtype")), ropeScaling);
+                optionalInt(root, "max_position_embeddings", 2048), ConfigJson.torchDtype(root), ropeScaling);
     }
 
     private static Attention.RopeScaling ropeScaling(JsonNode scaling) {
@@ -127,7 +112,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
 
     /** The config as config.json content (what tests write into a model folder). */
     public ObjectNode toJson() {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = ConfigJson.object();
         o.putArray("architectures").add("LlamaForCausalLM");
         o.put("model_type", "llama");
         o.put("hidden_size", hiddenSize);
@@ -147,23 +132,12 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
                     .put("low_freq_factor", ropeScaling.lowFreqFactor()).put("high_freq_factor", ropeScaling.highFreqFactor())
                     .put("original_max_position_embeddings", (int) ropeScaling.originalMaxPositions());
         o.put("hidden_act", "silu");
-        o.put("torch_dtype", switch (torchDtype) {
-            case F16 -> "float16";
-            case BF16 -> "bfloat16";
-            default -> "float32";
-        });
+        o.put("torch_dtype", ConfigJson.torchDtypeName(torchDtype));
         return o;
     }
 
     /** Writes {@code config.json} into {@code dir}. */
-    public void save(Path dir) {
-        try {
-            Files.createDirectories(dir);
-            JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve("config.json").toFile(), toJson());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + dir.resolve("config.json"), e);
-        }
-    }
+    public void save(Path dir) { ConfigJson.save(dir, toJson()); }
 
     /** The rotary embedding of this model: NeoX style over the whole head, theta and scaling from the config. */
     public Attention.Rope rope() { return new Attention.Rope(headDim, ropeTheta, Attention.RopeStyle.NEOX, ropeScaling); }
@@ -172,40 +146,9 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numLayers, i
 
     public int kvDim() { return numKvHeads * headDim; }
 
-    private static DType torchDtype(JsonNode node) {
-        if (node == null || node.isNull()) return DType.F32;
-        return switch (node.asText()) {
-            case "float32" -> DType.F32;
-            case "float16" -> DType.F16;
-            case "bfloat16" -> DType.BF16;
-            default -> throw new IllegalArgumentException("config: torch_dtype \"" + node.asText() + "\" is not supported (float32, float16, bfloat16)");
-        };
-    }
 
-    private static int requiredInt(JsonNode root, String key) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) throw new IllegalArgumentException("config: \"" + key + "\" is missing");
-        return asInt(n, key);
-    }
 
-    private static int optionalInt(JsonNode root, String key, int fallback) {
-        JsonNode n = root.get(key);
-        return n == null || n.isNull() ? fallback : asInt(n, key);
-    }
 
-    private static int asInt(JsonNode n, String key) {
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new IllegalArgumentException("config: \"" + key + "\" must be an integer, got " + n);
-        return n.asInt();
-    }
 
-    private static double optionalNumber(JsonNode root, String key, double fallback) {
-        JsonNode n = root.get(key);
-        if (n == null || n.isNull()) return fallback;
-        if (!n.isNumber()) throw new IllegalArgumentException("config: \"" + key + "\" must be a number, got " + n);
-        return n.asDouble();
-    }
 
-    private static void positive(String key, int value) {
-        if (value < 1) throw new IllegalArgumentException("config: " + key + " must be >= 1, got " + value);
-    }
 }
