@@ -1,5 +1,6 @@
 package dev.gatun.cli;
 
+import dev.gatun.device.CudaDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.Devices;
 import dev.gatun.llm.LlamaConfig;
@@ -39,7 +40,8 @@ final class ServeCommand {
               --max-body-bytes N    largest request body (default 1048576)
               --max-prompt-tokens N longest prompt (default: the model's context)
               --max-tokens N        largest max_tokens a request may ask for (default: the model's context)
-              --kv-cache-mib N      memory for the KV cache (default 1024)
+              --kv-cache-mib N      memory for the KV cache (default: on cuda 90% of the device memory free
+                                    after the weights are loaded, as vLLM's gpu_memory_utilization; else 1024)
               --max-sequences N     requests decoded together at most (default 64)
               --device NAME         cuda, emu, cpu (default: the best one, or GATUN_DEVICE)
             """;
@@ -52,7 +54,7 @@ final class ServeCommand {
         Path model = null;
         String device = null, name = null;
         OpenAiServer.Options server = OpenAiServer.Options.defaults();
-        int kvMib = 1024, maxSequences = 64;
+        int kvMib = 0, maxSequences = 64; // 0: sized from the device (see --help)
         for (int i = 0; i < options.size(); i++) {
             String o = options.get(i);
             if (!o.startsWith("--")) throw new IllegalArgumentException("serve: unexpected argument '" + o + "' (see gatun serve --help)");
@@ -104,7 +106,8 @@ final class ServeCommand {
             int blockSize = 16;
             // what --kv-cache-mib holds, but no more than every sequence at full context needs
             long enough = (long) maxSequences * ((config.maxPositionEmbeddings() + blockSize - 1) / blockSize);
-            long blocks = Math.max(16, Math.min(enough, ((long) kvMib << 20) / llama.bytesPerBlock(blockSize)));
+            long kvBytes = kvMib > 0 ? (long) kvMib << 20 : d instanceof CudaDevice cuda ? cuda.freeMemoryBytes() / 10 * 9 : 1024L << 20;
+            long blocks = Math.max(16, Math.min(enough, kvBytes / llama.bytesPerBlock(blockSize)));
             engine = new Engine(llama, Engine.Config.of((int) Math.min(blocks, 1 << 24)).withBlockSize(blockSize)
                     .withBatch(Math.max(256, maxSequences), maxSequences));
         } catch (RuntimeException e) {

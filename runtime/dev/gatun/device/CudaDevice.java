@@ -93,6 +93,13 @@ public final class CudaDevice extends Device implements KernelLauncher {
 
     @Override public boolean hostAccessible() { return false; }
 
+    /** Device memory the driver reports free now, in bytes (what the caching allocator holds counts as used). */
+    public long freeMemoryBytes() {
+        long[] free = {0};
+        guarded(() -> free[0] = driver.memGetInfo().free());
+        return free[0];
+    }
+
     /** cuBLAS for the bias-free projections, when loaded (see {@link CudaGemm#PROPERTY}). */
     public Optional<CudaGemm> cublas() { return gemm; }
 

@@ -58,6 +58,15 @@ class CudaDeviceTest {
     }
 
     @Test
+    void reportsFreeMemoryAsTheDriverSeesIt() {
+        long before = cuda.freeMemoryBytes();
+        try (Tensor big = Tensor.empty(cuda, DType.F32, 16L << 20)) { // 64 MiB, more than the allocator caches
+            long during = cuda.freeMemoryBytes();
+            assertTrue(during <= before - (64L << 20), "free " + before + " -> " + during + " with 64 MiB allocated");
+        }
+    }
+
+    @Test
     void copiesStreamsAndEvents() {
         float[] values = {1, -2, 3.5f, 4, 0.25f};
         try (Tensor a = Tensor.of(cuda, DType.F32, values, 5); Tensor b = Tensor.empty(cuda, DType.F32, 5);
