@@ -2,10 +2,11 @@
 // Work item = (sequence, kv head, split). A split covers keys [p*split_size, (p+1)*split_size): the
 // boundaries depend only on positions, so a sequence's result is bit-identical alone or in any batch
 // and for any thread count. Inside a split, keys go in chunks of kChunk (aligned to the split start):
-// the chunk's K and V rows are gathered through the block table into contiguous fp32 buffers (this
-// also widens fp16/bf16 and sidesteps the 4 KiB-stride L1 aliasing of a [block, row, head, D] cache),
-// then all G = Hq/Hkv query heads of the group are scored against the chunk, so each K/V row is read
-// from memory once. The next chunk's rows are prefetched while this one computes.
+// the chunk's K and V rows are read in place through the block table (widened to fp32 in registers),
+// and all G = Hq/Hkv query heads of the group are scored against each row, so each K/V row is read
+// from memory once. Copying rows into a contiguous buffer first (measured) halves the speed: the
+// copy loop stalls on the misses with no arithmetic to hide them. Instead the next chunk's rows are
+// prefetched into L2 a few lines per step of this chunk's arithmetic.
 // Partials (m, l, unnormalised acc) per split are merged by log-sum-exp in split order.
 #include <math.h>
 
@@ -21,11 +22,8 @@ namespace {
 #ifndef GATUN_DECODE_PF
 #define GATUN_DECODE_PF 1
 #endif
-#ifndef GATUN_DECODE_PF_HINT
-#define GATUN_DECODE_PF_HINT _MM_HINT_T0
-#endif
 #ifndef GATUN_DECODE_CHUNK
-#define GATUN_DECODE_CHUNK 32
+#define GATUN_DECODE_CHUNK 16
 #endif
 constexpr int kChunk = GATUN_DECODE_CHUNK;        // keys per chunk
 constexpr int kMaxHeadDim = 256;
@@ -47,31 +45,119 @@ VI const typename Dt::T* row_ptr(const Args& a, const void* cache, int b, int j,
   return (const typename Dt::T*)cache + (((long long)blk * a.bs + j % a.bs) * a.hkv + kvh) * a.D;
 }
 
-// prefetch token j's rows of kv heads [kh0, kh1) (adjacent in memory) in `cache`
+// Software prefetch (into L2) of a list of rows, whole rows per step: spread over the arithmetic,
+// the misses overlap it; issued in one burst they would fill the miss queues and stall.
+struct RowPrefetch {
+  const char* rows[2 * kChunk];
+  int nrows = 0, bytes = 0, r = 0, per = 0;
+  void add(const void* row) { rows[nrows++] = (const char*)row; }
+  // spread what was added over `steps` calls of step()
+  void plan(int row_bytes, int steps) {
+    bytes = row_bytes;
+    per = GATUN_DECODE_PF ? (nrows + steps - 1) / std::max(1, steps) : 0;
+  }
+  inline __attribute__((always_inline)) void step() {
+    for (const int end = std::min(nrows, r + per); r < end; ++r)
+      for (int o = 0; o < bytes; o += 64) _mm_prefetch(rows[r] + o, _MM_HINT_T1);
+  }
+};
+
+// elements d .. d+W of a D-element row as fp32 (the zero-filled tail when D % W != 0)
 template <class Dt>
-VI void prefetch_rows(const Args& a, const void* cache, int b, int j, int kh0, int kh1) {
-  if (!GATUN_DECODE_PF) return;
-  const int bytes = (kh1 - kh0) * a.D * (int)sizeof(typename Dt::T);
-  const char* p = (const char*)row_ptr<Dt>(a, cache, b, j, kh0);
-  for (int o = 0; o < bytes; o += 64) _mm_prefetch(p + o, GATUN_DECODE_PF_HINT);
+VI vf load_row(const typename Dt::T* r, int d, int D) {
+  return d + W <= D ? load(Dt{}, r + d) : load_tail(Dt{}, r + d, D - d, 0.f);
 }
 
-// acc[0 .. NV*W) = alpha * acc + sum_j p[j] * V[j][0 .. NV*W), V rows ldv apart
-template <int NV>
-VI void pv_acc(float* acc, const float* V, long long ldv, const float* p, int n, vf alpha) {
-  vf o[NV];
+// S[g0 + g][t0 + t] = q[g0 + g] . K[t] for GB query heads and NT = W / GB tokens (K rows read in
+// place): W dot products with lanes over d, reduced together by one fixed tree per product
+template <class Dt, int GB>
+VI void qk_scores(const float* q, int Dp, const typename Dt::T* const* kr, int D, float* S, int t0, int g0) {
+  constexpr int NT = W / GB;
+  vf acc[GB * NT];  // product g * NT + t
+#pragma GCC unroll 16
+  for (int i = 0; i < GB * NT; ++i) acc[i] = vset1(0.f);
+  for (int d = 0; d < D; d += W) {
+    vf qv[GB];
+#pragma GCC unroll 4
+    for (int g = 0; g < GB; ++g) qv[g] = load(F32{}, q + (g0 + g) * Dp + d);
+#pragma GCC unroll 16
+    for (int t = 0; t < NT; ++t) {
+      const vf k = load_row<Dt>(kr[t], d, D);
+#pragma GCC unroll 4
+      for (int g = 0; g < GB; ++g) acc[g * NT + t] = vfma(qv[g], k, acc[g * NT + t]);
+    }
+  }
+  float sums[W];
+  store(F32{}, sums, hsum_lanes(acc));
+#pragma GCC unroll 4
+  for (int g = 0; g < GB; ++g) memcpy(S + (g0 + g) * kChunk + t0, sums + g * NT, sizeof(float) * NT);
+}
+
+// acc[g][d0 .. d0 + NV*W) = alpha[g] * acc + sum_t P[g][t] * V[t][d0 ..] for GB query heads from g0
+// (acc rows Dp apart, V rows read in place): NV*GB independent FMA chains, each element sums its
+// tokens in order
+template <class Dt, int GB, int NV>
+VI void pv_rows(float* acc, int Dp, const typename Dt::T* const* vr, int n, int D, int d0, const float* P, int g0,
+                const float* alpha, RowPrefetch& pf) {
+  vf o[GB][NV];
 #pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) o[v] = vmul(load(F32{}, acc + v * W), alpha);
-  for (int j = 0; j < n; ++j) {
-    const vf pj = vset1(p[j]);
+  for (int g = 0; g < GB; ++g)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) o[v] = vfma(pj, load(F32{}, V + j * ldv + v * W), o[v]);
+    for (int v = 0; v < NV; ++v) o[g][v] = vmul(load(F32{}, acc + (g0 + g) * Dp + d0 + v * W), vset1(alpha[g0 + g]));
+  for (int t = 0; t < n; ++t) {
+    pf.step();
+    vf x[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) x[v] = load_row<Dt>(vr[t], d0 + v * W, D);
+#pragma GCC unroll 8
+    for (int g = 0; g < GB; ++g) {
+      const vf pg = vset1(P[(g0 + g) * kChunk + t]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) o[g][v] = vfma(pg, x[v], o[g][v]);
+    }
   }
 #pragma GCC unroll 8
-  for (int v = 0; v < NV; ++v) store(F32{}, acc + v * W, o[v]);
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) store(F32{}, acc + (g0 + g) * Dp + d0 + v * W, o[g][v]);
 }
 
-// one split of one (sequence, kv head)
+#ifdef GATUN_AVX512
+constexpr int kPvVectors = 4;  // 4 heads x 4 vectors = 16 accumulators of 32 zmm
+#else
+constexpr int kPvVectors = 2;  // 8 accumulators of 16 ymm
+#endif
+
+// one kv head's scores for a chunk of n tokens, all G query heads
+// one kv head's scores for a chunk of n tokens, query heads g0 .. g0 + GB - 1. A short last block
+// repeats its last row (scores computed and dropped): a score never depends on its neighbours.
+template <class Dt, int GB>
+VI void qk_chunk(const float* q, int Dp, const typename Dt::T* const* kr, int n, int D, float* S, int g0,
+                 RowPrefetch& pf) {
+  constexpr int NT = W / GB;
+  float tail[GB * kChunk];  // scores of a short last block
+  for (int t = 0; t < n; t += NT) {
+    pf.step();
+    if (t + NT <= n) {
+      qk_scores<Dt, GB>(q, Dp, kr + t, D, S, t, g0);
+    } else {
+      const typename Dt::T* rows[NT];
+      for (int i = 0; i < NT; ++i) rows[i] = kr[std::min(t + i, n - 1)];
+      qk_scores<Dt, GB>(q + g0 * Dp, Dp, rows, D, tail, 0, 0);
+      for (int g = 0; g < GB; ++g) memcpy(S + (g0 + g) * kChunk + t, tail + g * kChunk, sizeof(float) * (n - t));
+    }
+  }
+}
+
+template <class Dt, int GB>
+VI void pv_chunk(float* acc, int Dp, const typename Dt::T* const* vr, int n, int D, const float* P, int g0,
+                 const float* alpha, RowPrefetch& pf) {
+  int d = 0;
+  for (; d + kPvVectors * W <= Dp; d += kPvVectors * W) pv_rows<Dt, GB, kPvVectors>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
+  for (; d < Dp; d += W) pv_rows<Dt, GB, 1>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
+}
+
+// one split of one (sequence, group of kv heads [kh0, kh1))
 template <class Dt>
 bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   using T = typename Dt::T;
@@ -88,141 +174,85 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   if (s1 <= s0) return true;
   const int Dp = (D + W - 1) / W * W;  // padded rows: whole vectors, zero tail
   const int NH = kh1 - kh0;
-  float* buf = scratch(2LL * NH * G * Dp + 2LL * kChunk * NH * Dp + (long long)G * kChunk + 2 * W);
+  // scores go GB query heads x W/GB tokens at a time; the group is padded with zero queries to GQ
+  const int GB = G == 1 ? 1 : G == 2 ? 2 : 4, GQ = (G + GB - 1) / GB * GB;
+  float* buf = scratch((long long)NH * (GQ + G) * Dp + (long long)GQ * kChunk + G);
   if (!buf) return false;
-  float* qall = buf;                    // [NH][G][Dp] scaled queries
-  float* Kc = qall + NH * G * Dp;       // [kChunk][NH][Dp]: a token's heads side by side, as in the cache
-  float* Vc = Kc + kChunk * NH * Dp;    // [kChunk][NH][Dp]
-  float* S = Vc + kChunk * NH * Dp;     // [G][kChunk]
-  float* Aall = S + G * kChunk;         // [NH][G][Dp] unnormalised outputs (padded rows)
+  float* qall = buf;                  // [NH][GQ][Dp] scaled queries, zero rows past G
+  float* Aall = qall + NH * GQ * Dp;  // [NH][G][Dp] unnormalised outputs
+  float* S = Aall + NH * G * Dp;      // [GQ][kChunk] scores, then probabilities
+  float* alpha = S + GQ * kChunk;     // [G]
   for (long long x = 0; x < (long long)NH * G * Dp; ++x) Aall[x] = 0.f;
-  for (int g = 0; g < NH * G; ++g) {  // heads kh0*G .. kh1*G - 1 are contiguous
-    const T* qr = (const T*)a.q + ((long long)b * a.hq + kh0 * G + g) * D;
-    widen_row<Dt>(qr, qall + g * Dp, D);
-    for (int d = 0; d < D; ++d) qall[g * Dp + d] *= a.scale;
-    for (int d = D; d < Dp; ++d) qall[g * Dp + d] = 0.f;
-  }
-  for (int j = 0; j < kChunk * NH; ++j)
-    for (int d = D; d < Dp; ++d) Kc[j * Dp + d] = Vc[j * Dp + d] = 0.f;
+  for (long long x = 0; x < (long long)NH * GQ * Dp; ++x) qall[x] = 0.f;
+  for (int x = 0; x < NH; ++x)
+    for (int g = 0; g < G; ++g) {
+      const T* qr = (const T*)a.q + ((long long)b * a.hq + (kh0 + x) * G + g) * D;
+      float* qd = qall + ((long long)x * GQ + g) * Dp;
+      widen_row<Dt>(qr, qd, D);
+      for (int d = 0; d < D; ++d) qd[d] *= a.scale;
+    }
 
-  // chunks aligned to the split start p*split (fixed by position)
+  // K/V rows are read in place (a token's rows of heads kh0..kh1-1 are adjacent in the cache);
+  // chunks are aligned to the split start p*split (fixed by position). While a head of this chunk
+  // computes, its rows of the next chunk are prefetched into L2.
+  const T *kr[kChunk], *vr[kChunk], *kn[kChunk], *vn[kChunk];
   const int base = p * a.split;
   int c0 = base + (s0 - base) / kChunk * kChunk;
+  auto rows_of = [&](int c, const T** kp, const T** vp) {
+    const int j0 = std::max(c, s0), j1 = std::min(c + kChunk, s1);
+    for (int j = j0; j < j1; ++j) kp[j - j0] = row_ptr<Dt>(a, a.kc, b, j, kh0), vp[j - j0] = row_ptr<Dt>(a, a.vc, b, j, kh0);
+    return std::max(0, j1 - j0);
+  };
+  int n = rows_of(c0, kr, vr);
   for (; c0 < s1; c0 += kChunk) {
-    const int j0 = std::max(c0, s0), j1 = std::min(c0 + kChunk, s1), n = j1 - j0;
-    // gather the chunk in memory order: each token's K (then V) rows of heads kh0..kh1-1 are one
-    // contiguous run in the cache, so the reads stream (good for the hardware prefetchers)
-    // While gathering token j, prefetch the same rows of token j + kChunk (the next chunk), spread
-    // out so the prefetches overlap this chunk's compute instead of stalling on full miss queues.
-    const int pf_end = std::min(s1, c0 + 2 * kChunk);
-    for (int j = 0; j < n; ++j) {
-      if (j0 + j + kChunk < pf_end) prefetch_rows<Dt>(a, a.kc, b, j0 + j + kChunk, kh0, kh1);
-      const T* kr = row_ptr<Dt>(a, a.kc, b, j0 + j, kh0);
-      for (int x = 0; x < NH; ++x) widen_row<Dt>(kr + x * D, Kc + (j * NH + x) * Dp, D);
-    }
-    for (int j = 0; j < n; ++j) {
-      if (j0 + j + kChunk < pf_end) prefetch_rows<Dt>(a, a.vc, b, j0 + j + kChunk, kh0, kh1);
-      const T* vr = row_ptr<Dt>(a, a.vc, b, j0 + j, kh0);
-      for (int x = 0; x < NH; ++x) widen_row<Dt>(vr + x * D, Vc + (j * NH + x) * Dp, D);
-    }
-    for (int kvh = kh0; kvh < kh1; ++kvh) {
-    const float* qs = qall + (kvh - kh0) * G * Dp;
-    float* out = out_all + (kvh - kh0) * G * DS;
-    const int hx = kvh - kh0, ldc = NH * Dp;  // this head's rows in Kc/Vc: + hx * Dp, stride ldc
-    // scores S[g][j] = qs[g] . K[j]; fixed order: vector lanes over d, then the hsum tree
-    int j = 0;
-    for (; j + 2 <= n && G >= 4; j += 2) {  // 2 keys x 4 heads: 8 independent FMA chains
-      const float* k0 = Kc + j * ldc + hx * Dp;
-      const float* k1 = k0 + ldc;
-      for (int g = 0; g + 4 <= G; g += 4) {
-        vf a0 = vset1(0.f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        for (int d = 0; d < Dp; d += W) {
-          const vf x = load(F32{}, k0 + d), y = load(F32{}, k1 + d);
-          const vf q0 = load(F32{}, qs + g * Dp + d), q1 = load(F32{}, qs + (g + 1) * Dp + d);
-          const vf q2 = load(F32{}, qs + (g + 2) * Dp + d), q3 = load(F32{}, qs + (g + 3) * Dp + d);
-          a0 = vfma(q0, x, a0); a1 = vfma(q1, x, a1); a2 = vfma(q2, x, a2); a3 = vfma(q3, x, a3);
-          b0 = vfma(q0, y, b0); b1 = vfma(q1, y, b1); b2 = vfma(q2, y, b2); b3 = vfma(q3, y, b3);
-        }
-        S[g * kChunk + j] = hsum(a0);
-        S[(g + 1) * kChunk + j] = hsum(a1);
-        S[(g + 2) * kChunk + j] = hsum(a2);
-        S[(g + 3) * kChunk + j] = hsum(a3);
-        S[g * kChunk + j + 1] = hsum(b0);
-        S[(g + 1) * kChunk + j + 1] = hsum(b1);
-        S[(g + 2) * kChunk + j + 1] = hsum(b2);
-        S[(g + 3) * kChunk + j + 1] = hsum(b3);
-      }
-      for (int g = G / 4 * 4; g < G; ++g)
-        for (int jj = j; jj < j + 2; ++jj) {
-          vf sv = vset1(0.f);
-          for (int d = 0; d < Dp; d += W) sv = vfma(load(F32{}, qs + g * Dp + d), load(F32{}, Kc + jj * ldc + hx * Dp + d), sv);
-          S[g * kChunk + jj] = hsum(sv);
-        }
-    }
-    for (; j < n; ++j) {
-      const float* kr = Kc + j * ldc + hx * Dp;
+    const int nn = c0 + kChunk < s1 ? rows_of(c0 + kChunk, kn, vn) : 0;
+    for (int x = 0; x < NH; ++x) {
+      // this head's rows of the next chunk, spread over the QK token pairs and PV token steps
+      RowPrefetch pf;
+      for (int t = 0; t < nn; ++t) pf.add(kn[t] + x * D), pf.add(vn[t] + x * D);
+      const int qk_steps = GQ / GB * ((n + W / GB - 1) / (W / GB));
+      const int pv_steps = (G / 4 + G % 4) * (Dp / (kPvVectors * W) + Dp % (kPvVectors * W) / W) * n;
+      pf.plan(D * (int)sizeof(T), qk_steps + pv_steps);
+      const float* qs = qall + (long long)x * GQ * Dp;
+      float* out = out_all + x * G * DS;
+      float* acc = Aall + (long long)x * G * Dp;
+      const T *kx[kChunk], *vx[kChunk];
+      for (int t = 0; t < n; ++t) kx[t] = kr[t] + x * D, vx[t] = vr[t] + x * D;
       int g = 0;
-      for (; g + 4 <= G; g += 4) {
-        vf s0v = vset1(0.f), s1v = s0v, s2v = s0v, s3v = s0v;
-        for (int d = 0; d < Dp; d += W) {
-          const vf k = load(F32{}, kr + d);
-          s0v = vfma(load(F32{}, qs + g * Dp + d), k, s0v);
-          s1v = vfma(load(F32{}, qs + (g + 1) * Dp + d), k, s1v);
-          s2v = vfma(load(F32{}, qs + (g + 2) * Dp + d), k, s2v);
-          s3v = vfma(load(F32{}, qs + (g + 3) * Dp + d), k, s3v);
+      for (; g < GQ; g += GB) {
+        if (GB == 4) qk_chunk<Dt, 4>(qs, Dp, kx, n, D, S, g, pf);
+        else if (GB == 2) qk_chunk<Dt, 2>(qs, Dp, kx, n, D, S, g, pf);
+        else qk_chunk<Dt, 1>(qs, Dp, kx, n, D, S, g, pf);
+      }
+      // online softmax per query head
+      for (g = 0; g < G; ++g) {
+        float* st = out + g * DS;
+        float* sg = S + g * kChunk;
+        float mx = st[0];
+        for (int t = 0; t < n; ++t) mx = std::max(mx, sg[t]);  // scores are finite here
+        alpha[g] = expf(st[0] - mx);                             // st[0] = -inf -> 0
+        const vf mv = vset1(mx);
+        vf sum = vset1(0.f);
+        int t = 0;
+        for (; t + W <= n; t += W) {
+          const vf e = vexp(vsub(load(F32{}, sg + t), mv));
+          store(F32{}, sg + t, e);
+          sum = vadd(sum, e);
         }
-        S[g * kChunk + j] = hsum(s0v);
-        S[(g + 1) * kChunk + j] = hsum(s1v);
-        S[(g + 2) * kChunk + j] = hsum(s2v);
-        S[(g + 3) * kChunk + j] = hsum(s3v);
+        if (t < n) {
+          const vf e = keep(vexp(vsub(load_tail(F32{}, sg + t, n - t, 0.f), mv)), n - t);
+          store_tail(F32{}, sg + t, e, n - t);
+          sum = vadd(sum, e);
+        }
+        st[0] = mx;
+        st[1] = st[1] * alpha[g] + hsum(sum);
       }
-      for (; g < G; ++g) {
-        vf sv = vset1(0.f);
-        for (int d = 0; d < Dp; d += W) sv = vfma(load(F32{}, qs + g * Dp + d), load(F32{}, kr + d), sv);
-        S[g * kChunk + j] = hsum(sv);
-      }
+      for (g = 0; g + 4 <= G; g += 4) pv_chunk<Dt, 4>(acc, Dp, vx, n, D, S, g, alpha, pf);
+      for (; g < G; ++g) pv_chunk<Dt, 1>(acc, Dp, vx, n, D, S, g, alpha, pf);
     }
-    // online softmax per head, then acc = alpha * acc + P . V
-    for (int g = 0; g < G; ++g) {
-      float* st = out + g * DS;
-      float* sg = S + g * kChunk;
-      float mx = st[0];
-      for (int j = 0; j < n; ++j) mx = std::max(mx, sg[j]);  // scores are finite here
-      const float alpha = expf(st[0] - mx);                  // st[0] = -inf -> 0
-      const vf mv = vset1(mx);
-      vf sum = vset1(0.f);
-      int j = 0;
-      for (; j + W <= n; j += W) {
-        const vf e = vexp(vsub(load(F32{}, sg + j), mv));
-        store(F32{}, sg + j, e);
-        sum = vadd(sum, e);
-      }
-      if (j < n) {
-        const vf e = keep(vexp(vsub(load_tail(F32{}, sg + j, n - j, 0.f), mv)), n - j);
-        store_tail(F32{}, sg + j, e, n - j);
-        sum = vadd(sum, e);
-      }
-      st[0] = mx;
-      st[1] = st[1] * alpha + hsum(sum);
-      float* acc = Aall + ((long long)hx * G + g) * Dp;
-      const vf av = vset1(alpha);
-      const float* vb = Vc + hx * Dp;
-      // blocks of up to 8 vectors: 8 independent FMA chains over the keys (one chain per vector
-      // would be FMA-latency bound); each element still sums its keys in order
-      int d = 0;
-      for (; d + 8 * W <= Dp; d += 8 * W) pv_acc<8>(acc + d, vb + d, ldc, sg, n, av);
-      switch ((Dp - d) / W) {
-        case 0: break;
-        case 1: pv_acc<1>(acc + d, vb + d, ldc, sg, n, av); break;
-        case 2: pv_acc<2>(acc + d, vb + d, ldc, sg, n, av); break;
-        case 3: pv_acc<3>(acc + d, vb + d, ldc, sg, n, av); break;
-        case 4: pv_acc<4>(acc + d, vb + d, ldc, sg, n, av); break;
-        case 5: pv_acc<5>(acc + d, vb + d, ldc, sg, n, av); break;
-        case 6: pv_acc<6>(acc + d, vb + d, ldc, sg, n, av); break;
-        default: pv_acc<7>(acc + d, vb + d, ldc, sg, n, av); break;
-      }
-    }
-    }  // kv heads
+    std::copy(kn, kn + nn, kr);
+    std::copy(vn, vn + nn, vr);
+    n = nn;
   }
   for (int x = 0; x < NH * G; ++x) memcpy(out_all + x * DS + 2, Aall + (long long)x * Dp, sizeof(float) * D);
   return true;

@@ -37,6 +37,18 @@ VI vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 VI vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
 VI float hsum(vf a) { return _mm512_reduce_add_ps(a); }  // fixed tree: deterministic
 VI float hmax(vf a) { return _mm512_reduce_max_ps(a); }
+// W sums at once: lane i of the result = sum of the lanes of r[i] (a fixed tree per source, so
+// lane i never depends on the other sources). 45 shuffles and adds instead of 16 hsums.
+VI vf hsum_lanes(const vf* r) {
+  vf t[8], u[4], x[2];
+  for (int i = 0; i < 8; ++i)  // per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3]
+    t[i] = _mm512_add_ps(_mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]), _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]));
+  for (int i = 0; i < 4; ++i)  // per 128-bit lane k: the lane-k sums of 4 sources
+    u[i] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * i], t[2 * i + 1], 0x44), _mm512_shuffle_ps(t[2 * i], t[2 * i + 1], 0xEE));
+  for (int i = 0; i < 2; ++i)  // lanes 0+1 and 2+3 of two groups
+    x[i] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0x88), _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], 0xDD));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(x[0], x[1], 0x88), _mm512_shuffle_f32x4(x[0], x[1], 0xDD));
+}
 VI __mmask16 tmask(long long n) { return (__mmask16)((1u << n) - 1); }  // 0 < n < W
 VI vf keep(vf v, long long n) { return _mm512_maskz_mov_ps(tmask(n), v); }  // zero lanes >= n
 
@@ -93,6 +105,15 @@ VI float hsum(vf a) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+// W sums at once: lane i of the result = sum of the lanes of r[i] (a fixed tree per source)
+VI vf hsum_lanes(const vf* r) {
+  vf t[4], u[2];
+  for (int i = 0; i < 4; ++i)
+    t[i] = _mm256_add_ps(_mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]), _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]));
+  for (int i = 0; i < 2; ++i)
+    u[i] = _mm256_add_ps(_mm256_shuffle_ps(t[2 * i], t[2 * i + 1], 0x44), _mm256_shuffle_ps(t[2 * i], t[2 * i + 1], 0xEE));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u[0], u[1], 0x20), _mm256_permute2f128_ps(u[0], u[1], 0x31));
 }
 VI float hmax(vf a) {
   __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
