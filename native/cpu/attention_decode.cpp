@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "rows.h"
@@ -62,10 +63,11 @@ struct RowPrefetch {
   }
 };
 
-// elements d .. d+W of a D-element row as fp32 (the zero-filled tail when D % W != 0)
-template <class Dt>
+// elements d .. d+W of a D-element row as fp32; Tail: the last, partial vector (D % W != 0), zero-filled
+template <class Dt, bool Tail>
 VI vf load_row(const typename Dt::T* r, int d, int D) {
-  return d + W <= D ? load(Dt{}, r + d) : load_tail(Dt{}, r + d, D - d, 0.f);
+  if constexpr (Tail) return load_tail(Dt{}, r + d, D - d, 0.f);
+  else return load(Dt{}, r + d);
 }
 
 // S[g0 + g][t0 + t] = q[g0 + g] . K[t] for GB query heads and NT = W / GB tokens (K rows read in
@@ -76,17 +78,20 @@ VI void qk_scores(const float* q, int Dp, const typename Dt::T* const* kr, int D
   vf acc[GB * NT];  // product g * NT + t
 #pragma GCC unroll 16
   for (int i = 0; i < GB * NT; ++i) acc[i] = vset1(0.f);
-  for (int d = 0; d < D; d += W) {
+  auto step = [&](int d, auto tail) {
     vf qv[GB];
 #pragma GCC unroll 4
     for (int g = 0; g < GB; ++g) qv[g] = load(F32{}, q + (g0 + g) * Dp + d);
 #pragma GCC unroll 16
     for (int t = 0; t < NT; ++t) {
-      const vf k = load_row<Dt>(kr[t], d, D);
+      const vf k = load_row<Dt, decltype(tail)::value>(kr[t], d, D);
 #pragma GCC unroll 4
       for (int g = 0; g < GB; ++g) acc[g * NT + t] = vfma(qv[g], k, acc[g * NT + t]);
     }
-  }
+  };
+  int d = 0;
+  for (; d + W <= D; d += W) step(d, std::false_type{});
+  if (d < D) step(d, std::true_type{});
   float sums[W];
   store(F32{}, sums, hsum_lanes(acc));
 #pragma GCC unroll 4
@@ -96,7 +101,7 @@ VI void qk_scores(const float* q, int Dp, const typename Dt::T* const* kr, int D
 // acc[g][d0 .. d0 + NV*W) = alpha[g] * acc + sum_t P[g][t] * V[t][d0 ..] for GB query heads from g0
 // (acc rows Dp apart, V rows read in place): NV*GB independent FMA chains, each element sums its
 // tokens in order
-template <class Dt, int GB, int NV>
+template <class Dt, int GB, int NV, bool Tail = false>
 VI void pv_rows(float* acc, int Dp, const typename Dt::T* const* vr, int n, int D, int d0, const float* P, int g0,
                 const float* alpha, RowPrefetch& pf) {
   vf o[GB][NV];
@@ -108,7 +113,7 @@ VI void pv_rows(float* acc, int Dp, const typename Dt::T* const* vr, int n, int 
     pf.step();
     vf x[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) x[v] = load_row<Dt>(vr[t], d0 + v * W, D);
+    for (int v = 0; v < NV; ++v) x[v] = load_row<Dt, Tail>(vr[t], d0 + v * W, D);
 #pragma GCC unroll 8
     for (int g = 0; g < GB; ++g) {
       const vf pg = vset1(P[(g0 + g) * kChunk + t]);
@@ -128,7 +133,6 @@ constexpr int kPvVectors = 4;  // 4 heads x 4 vectors = 16 accumulators of 32 zm
 constexpr int kPvVectors = 2;  // 8 accumulators of 16 ymm
 #endif
 
-// one kv head's scores for a chunk of n tokens, all G query heads
 // one kv head's scores for a chunk of n tokens, query heads g0 .. g0 + GB - 1. A short last block
 // repeats its last row (scores computed and dropped): a score never depends on its neighbours.
 template <class Dt, int GB>
@@ -153,8 +157,9 @@ template <class Dt, int GB>
 VI void pv_chunk(float* acc, int Dp, const typename Dt::T* const* vr, int n, int D, const float* P, int g0,
                  const float* alpha, RowPrefetch& pf) {
   int d = 0;
-  for (; d + kPvVectors * W <= Dp; d += kPvVectors * W) pv_rows<Dt, GB, kPvVectors>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
-  for (; d < Dp; d += W) pv_rows<Dt, GB, 1>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
+  for (; d + kPvVectors * W <= D; d += kPvVectors * W) pv_rows<Dt, GB, kPvVectors>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
+  for (; d + W <= D; d += W) pv_rows<Dt, GB, 1>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
+  if (d < D) pv_rows<Dt, GB, 1, true>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
 }
 
 // one split of one (sequence, group of kv heads [kh0, kh1))
@@ -211,7 +216,7 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
       RowPrefetch pf;
       for (int t = 0; t < nn; ++t) pf.add(kn[t] + x * D), pf.add(vn[t] + x * D);
       const int qk_steps = GQ / GB * ((n + W / GB - 1) / (W / GB));
-      const int pv_steps = (G / 4 + G % 4) * (Dp / (kPvVectors * W) + Dp % (kPvVectors * W) / W) * n;
+      const int pv_steps = (G / 4 + G % 4) * (D / (kPvVectors * W) + D % (kPvVectors * W) / W + (D % W != 0)) * n;
       pf.plan(D * (int)sizeof(T), qk_steps + pv_steps);
       const float* qs = qall + (long long)x * GQ * Dp;
       float* out = out_all + x * G * DS;
