@@ -320,7 +320,7 @@ struct Item {
 };
 
 inline long long prefill_scratch(int D, int nsub) {
-  return (long long)NK * MQ + kMaxHeadDim + 2LL * NK * D + 2LL * nsub * D * MQ;
+  return (long long)NK * MQ + 2LL * NK * D + 2LL * nsub * D * MQ;
 }
 
 // Keys visible to some query of rows [i0, i0 + mq) of a sequence with len_q queries and len_k keys
@@ -355,6 +355,38 @@ struct TileArgs {
   int causal, window;
 };
 
+// Qt[d][i] = scale * element d of Q row i (q_row(i), i < mq; zero lanes past mq), through W x W
+// register transposes
+template <class Dt, class QRow>
+VI void load_q_transposed(QRow q_row, int mq, int D, float scale, float* Qt) {
+  for (int ib = 0; ib < MQ; ib += W)
+    for (int d = 0; d < D; d += W) {
+      const int nd = std::min(W, D - d);
+      vf r[W];
+      for (int i = 0; i < W; ++i)
+        r[i] = ib + i >= mq ? vset1(0.f) : nd == W ? load(Dt{}, q_row(ib + i) + d) : load_tail(Dt{}, q_row(ib + i) + d, nd, 0.f);
+      transpose(r);
+      for (int c = 0; c < nd; ++c) store(F32{}, Qt + (d + c) * MQ + ib, vmul(r[c], vset1(scale)));
+    }
+}
+
+// out row i (out_row(i), i < mq) = inv[i] * column i of Ot [D][MQ], through W x W register transposes
+template <class Dt, class ORow>
+VI void store_o_transposed(const float* Ot, const float* inv, int mq, int D, ORow out_row) {
+  for (int ib = 0; ib < mq; ib += W)
+    for (int d = 0; d < D; d += W) {
+      const int nd = std::min(W, D - d);
+      vf r[W];
+      for (int c = 0; c < W; ++c) r[c] = c < nd ? load(F32{}, Ot + (d + c) * MQ + ib) : vset1(0.f);
+      transpose(r);
+      for (int i = 0; i < W && ib + i < mq; ++i) {
+        const vf o = vmul(r[i], vset1(inv[ib + i]));
+        if (nd == W) store(Dt{}, out_row(ib + i) + d, o);
+        else store_tail(Dt{}, out_row(ib + i) + d, o, nd);
+      }
+    }
+}
+
 // One work item: queries [q0, q0 + nsub*MQ) of (sequence, head), K/V from `src`.
 template <class Dt, class Rows, class Src>
 void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& it) {
@@ -367,12 +399,11 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
   const auto kv = src.template at<Dt>(it.seq, kvh);
   const int nsub = std::min(it.nsub, (len_q - it.q0 + MQ - 1) / MQ);
 
-  // scratch: per sub-tile Qt, Ot [D][MQ]; St [NK][MQ]; row [kMaxHeadDim]; Kb, Vb [NK][D]
+  // scratch: per sub-tile Qt, Ot [D][MQ]; St [NK][MQ]; Kb, Vb [NK][D]
   float* buf = scratch(prefill_scratch(D, nsub));
   if (!buf) return;  // the caller checked the same size first
   float* St = buf;
-  float* row = St + NK * MQ;
-  float* Kb = row + kMaxHeadDim;
+  float* Kb = St + NK * MQ;
   float* Vb = Kb + NK * D;
   float* tiles = Vb + NK * D;  // sub-tile s: Qt at tiles + 2*s*D*MQ, Ot right after
 
@@ -389,14 +420,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
     float* Qt = tiles + 2LL * sb * D * MQ;
     float* Ot = Qt + D * MQ;
     // Qt = scale * Q tile, transposed; lanes past the tile are 0
-    for (int i = 0; i < MQ; ++i) {
-      if (i < mq) {
-        widen_row<Dt>(rows.template q_row<T>(it.seq, h, i0 + i), row, D);
-        for (int d = 0; d < D; ++d) Qt[d * MQ + i] = row[d] * a.scale;
-      } else {
-        for (int d = 0; d < D; ++d) Qt[d * MQ + i] = 0.f;
-      }
-    }
+    load_q_transposed<Dt>([&](int i) { return rows.template q_row<T>(it.seq, h, i0 + i); }, mq, D, a.scale, Qt);
     for (int x = 0; x < D * MQ; x += W) store(F32{}, Ot + x, vset1(0.f));
     for (int v = 0; v < QV; ++v) {
       m[sb][v] = vset1(ninf);
@@ -472,13 +496,13 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       store(F32{}, ml + v * W, m[sb][v]);
       store(F32{}, ml + MQ + v * W, l[sb][v]);
     }
+    float inv[MQ];
     for (int i = 0; i < mq; ++i) {
       const float li = ml[MQ + i];
-      const float inv = li > 0.f ? 1.0f / li : 0.f;
+      inv[i] = li > 0.f ? 1.0f / li : 0.f;
       if (float* L = rows.lse_row(it.seq, h, i0 + i)) *L = li > 0.f ? ml[i] + logf(li) : ninf;
-      for (int d = 0; d < D; ++d) row[d] = Ot[d * MQ + i] * inv;
-      narrow_row<Dt>(row, rows.template out_row<T>(it.seq, h, i0 + i), D);
     }
+    store_o_transposed<Dt>(Ot, inv, mq, D, [&](int i) { return rows.template out_row<T>(it.seq, h, i0 + i); });
   }
 }
 

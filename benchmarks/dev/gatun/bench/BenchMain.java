@@ -101,8 +101,8 @@ public final class BenchMain {
         int repetitions = quick ? 5 : 15;
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), repetitions);
         System.out.printf("Gatun bench, %s%n", LocalDate.now());
-        System.out.printf(Locale.ROOT, "ceilings measured now (%s): FMA peak %.1f GFLOP/s; copy and read bandwidth per row, over the bytes that op moves%n",
-                ceilings.description(), ceilings.fmaGflops());
+        System.out.printf("ceilings measured in this run (%s): copy and read bandwidth per row, over the bytes that op moves; "
+                + "the FMA peak before the first compute-bound row%n", ceilings.description());
         List<BenchRow> rows = new ArrayList<>();
         for (Device device : devices) {
             System.out.printf("device: %s%s%n", device.description(), note(device));
@@ -113,6 +113,7 @@ public final class BenchMain {
         }
         System.out.println();
         System.out.print(Table.render(rows));
+        if (ceilings.fmaMeasured()) System.out.printf(Locale.ROOT, "FMA peak measured in this run: %.1f GFLOP/s%n", ceilings.fmaGflops());
         return rows;
     }
 

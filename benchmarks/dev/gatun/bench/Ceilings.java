@@ -10,29 +10,41 @@ import java.util.Map;
 
 /**
  * The machine's measured ceilings, taken in the same run as the ops (these machines are noisy,
- * so each is the median of several repetitions): the FMA peak for compute-bound attention, and
- * copy (read + write) and read bandwidth over as many bytes as the op moves, so that ceiling and
- * op see the same level of the memory hierarchy (these machines' L3 holds tens of MiB).
+ * so each is the median of several repetitions after warm-up ones): the FMA peak for compute-bound
+ * attention, and copy (read + write) and read bandwidth over as many bytes as the op moves, so that
+ * ceiling and op see the same level of the memory hierarchy (these machines' L3 holds tens of MiB).
+ * The FMA peak is measured when first asked for, after the row ops have run: measured at start-up,
+ * while the JIT compiler threads still share the cores, it read 45% low on a 2-core machine.
  */
 final class Ceilings {
+    private static final int WARM_UP = 5;
+    private static final long FMA_ITERATIONS = 20_000_000L;
     private final CpuDevice cpu;
     private final int repetitions;
-    private final double fmaGflops;
+    private double fmaGflops = Double.NaN;
     private final Map<Long, Double> copy = new HashMap<>(), read = new HashMap<>();
 
     private Ceilings(CpuDevice cpu, int repetitions) {
         this.cpu = cpu;
         this.repetitions = repetitions;
-        double[] fma = new double[repetitions];
-        for (int i = 0; i < repetitions; i++) fma[i] = cpu.library().fmaPeakGflops(20_000_000L);
-        this.fmaGflops = median(fma);
     }
 
     static Ceilings measure(CpuDevice cpu, int repetitions) { return new Ceilings(cpu, repetitions); }
 
-    String description() { return cpu.description() + ", median of " + repetitions; }
+    String description() { return cpu.description() + ", median of " + repetitions + " after warm-up"; }
 
-    double fmaGflops() { return fmaGflops; }
+    synchronized boolean fmaMeasured() { return !Double.isNaN(fmaGflops); }
+
+    /** GFLOP/s of fp32 FMAs on every pool thread (the widest vectors the CPU build uses). */
+    synchronized double fmaGflops() {
+        if (Double.isNaN(fmaGflops)) {
+            for (int i = 0; i < WARM_UP; i++) cpu.library().fmaPeakGflops(FMA_ITERATIONS);
+            double[] fma = new double[repetitions];
+            for (int i = 0; i < repetitions; i++) fma[i] = cpu.library().fmaPeakGflops(FMA_ITERATIONS);
+            fmaGflops = median(fma);
+        }
+        return fmaGflops;
+    }
 
     /** GB/s (read + write) of a multi-threaded copy of {@code bytes}. */
     double copyGBs(long bytes) {
@@ -57,7 +69,7 @@ final class Ceilings {
     }
 
     private double medianSeconds(Runnable action) {
-        action.run(); // warm-up: fault the pages in
+        for (int i = 0; i < 2; i++) action.run(); // warm-up: fault the pages in, settle the clocks
         double[] seconds = new double[repetitions];
         for (int i = 0; i < repetitions; i++) {
             long start = System.nanoTime();
