@@ -73,11 +73,12 @@ final class AttentionBench {
             }
             Attention.PagedKv cache = new Attention.PagedKv(kc, vc);
             float scale = (float) (1 / Math.sqrt(dim));
-            double seconds = Timing.medianSeconds(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps);
             double bytes = 2.0 * batch * context * kvHeads * dim * 4;
+            Ceilings.Measured m = ceilings.beside(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps, Ceilings.Memory.READ, (long) bytes);
+            double seconds = m.seconds();
             Optional<Double> peer = peer(device, "decode", reps, batch, context, qHeads, kvHeads, dim);
             return new BenchRow("decode", device.kind().id(), "fp32", "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim,
-                    bytes / (1 << 20), "MiB of K/V read", seconds, bytes / seconds / 1e9, "GB/s", ceilings.readGBs((long) bytes), "read BW", peer.isPresent() ? "torch sdpa" : null,
+                    bytes / (1 << 20), "MiB of K/V read", seconds, bytes / seconds / 1e9, "GB/s", m.ceilingGBs(), Ceilings.Memory.READ.label, peer.isPresent() ? "torch sdpa" : null,
                     peer.orElse(null));
         }
     }

@@ -101,7 +101,7 @@ public final class BenchMain {
         int repetitions = quick ? 5 : 15;
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), repetitions);
         System.out.printf("Gatun bench, %s%n", LocalDate.now());
-        System.out.printf("ceilings measured in this run (%s): copy and read bandwidth per row, over the bytes that op moves; "
+        System.out.printf("ceilings measured in this run (%s): copy and read bandwidth per row, over the bytes that op moves and timed alternately with it; "
                 + "the FMA peak before the first compute-bound row%n", ceilings.description());
         List<BenchRow> rows = new ArrayList<>();
         for (Device device : devices) {

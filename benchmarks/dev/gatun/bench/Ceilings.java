@@ -1,18 +1,18 @@
 package dev.gatun.bench;
 
 import dev.gatun.device.CpuDevice;
+import dev.gatun.device.Device;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * The machine's measured ceilings, taken in the same run as the ops (these machines are noisy,
  * so each is the median of several repetitions after warm-up ones): the FMA peak for compute-bound
  * attention, and copy (read + write) and read bandwidth over as many bytes as the op moves, so that
- * ceiling and op see the same level of the memory hierarchy (these machines' L3 holds tens of MiB).
+ * ceiling and op see the same level of the memory hierarchy (these machines' L3 holds tens of MiB),
+ * timed alternately with the op.
  * The FMA peak is measured when first asked for, after the row ops have run: measured at start-up,
  * while the JIT compiler threads still share the cores, it read 45% low on a 2-core machine.
  */
@@ -22,7 +22,6 @@ final class Ceilings {
     private final CpuDevice cpu;
     private final int repetitions;
     private double fmaGflops = Double.NaN;
-    private final Map<Long, Double> copy = new HashMap<>(), read = new HashMap<>();
 
     private Ceilings(CpuDevice cpu, int repetitions) {
         this.cpu = cpu;
@@ -46,37 +45,40 @@ final class Ceilings {
         return fmaGflops;
     }
 
-    /** GB/s (read + write) of a multi-threaded copy of {@code bytes}. */
-    double copyGBs(long bytes) {
-        return copy.computeIfAbsent(bytes, n -> {
-            try (Tensor src = Tensor.empty(cpu, DType.F32, n / 4); Tensor dst = Tensor.empty(cpu, DType.F32, n / 4)) {
-                src.fillBytes((byte) 1);
-                dst.fillBytes((byte) 0);
-                return 2.0 * n / medianSeconds(() -> cpu.library().copy(dst.dataAddress(), src.dataAddress(), n)) / 1e9;
-            }
-        });
+    /** Which memory ceiling an op is compared with. */
+    enum Memory {
+        /** A multi-threaded copy: GB/s read + written. */
+        COPY("copy BW"),
+        /** A row sum: GB/s read (it writes almost nothing). */
+        READ("read BW");
+
+        final String label;
+
+        Memory(String label) { this.label = label; }
     }
 
-    /** GB/s of reading {@code bytes} once (a row sum: it writes almost nothing). */
-    double readGBs(long bytes) {
-        return read.computeIfAbsent(bytes, n -> {
-            long rows = 1024, cols = n / 4 / rows;
-            try (Tensor src = Tensor.empty(cpu, DType.F32, rows * cols); Tensor sums = Tensor.empty(cpu, DType.F32, rows)) {
-                src.fillBytes((byte) 1);
-                return 4.0 * rows * cols / medianSeconds(() -> cpu.library().rowSum(0, src.dataAddress(), cols, sums.dataAddress(), rows, cols)) / 1e9;
-            }
-        });
-    }
+    /** An op's median seconds and the memory ceiling over the same bytes, in GB/s. */
+    record Measured(double seconds, double ceilingGBs) {}
 
-    private double medianSeconds(Runnable action) {
-        for (int i = 0; i < 2; i++) action.run(); // warm-up: fault the pages in, settle the clocks
-        double[] seconds = new double[repetitions];
-        for (int i = 0; i < repetitions; i++) {
-            long start = System.nanoTime();
-            action.run();
-            seconds[i] = (System.nanoTime() - start) / 1e9;
+    /**
+     * Times {@code op} on {@code device} with the {@code memory} ceiling over {@code bytes}
+     * (the bytes the op moves: read, or read + written), their repetitions alternated: on these
+     * machines the memory bandwidth a VM gets moves by tens of percent within seconds, so a
+     * ceiling measured apart from its op can read lower than the op itself.
+     */
+    Measured beside(Device device, Runnable op, int repetitions, Memory memory, long bytes) {
+        long n = memory == Memory.COPY ? bytes / 2 / 4096 * 4096 : bytes / 4096 * 4096;
+        long rows = 1024, cols = n / 4 / rows;
+        try (Tensor src = Tensor.empty(cpu, DType.F32, n / 4); Tensor dst = Tensor.empty(cpu, DType.F32, Math.max(n / 4, rows))) {
+            src.fillBytes((byte) 1);
+            dst.fillBytes((byte) 0);
+            Runnable probe = memory == Memory.COPY
+                    ? () -> cpu.library().copy(dst.dataAddress(), src.dataAddress(), n)
+                    : () -> cpu.library().rowSum(0, src.dataAddress(), cols, dst.dataAddress(), rows, cols);
+            double[] seconds = Timing.pairedMedianSeconds(device, op, probe, repetitions);
+            double probed = memory == Memory.COPY ? 2.0 * n : 4.0 * rows * cols;
+            return new Measured(seconds[0], probed / seconds[1] / 1e9);
         }
-        return median(seconds);
     }
 
     static double median(double[] values) {

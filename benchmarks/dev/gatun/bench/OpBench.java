@@ -57,11 +57,11 @@ record OpBench(String name, boolean readOnly, BytesMoved bytes, Runner runner) {
             List<Tensor> owned = new ArrayList<>();
             try {
                 Runnable action = runner.prepare(device, dtype, rows, cols, owned);
-                double seconds = Timing.medianSeconds(device, action, device.kind() == DeviceKind.EMU ? Math.min(5, repetitions) : repetitions);
                 double moved = bytes.of(rows, cols, dtype);
-                double ceiling = readOnly ? ceilings.readGBs((long) moved / 4096 * 4096) : ceilings.copyGBs((long) (moved / 2) / 4096 * 4096);
-                out.add(new BenchRow(name, device.kind().id(), dtype.id(), rows + "x" + cols, moved / (1 << 20), "MiB moved", seconds, moved / seconds / 1e9, "GB/s",
-                        ceiling, readOnly ? "read BW" : "copy BW", null, null));
+                Ceilings.Memory memory = readOnly ? Ceilings.Memory.READ : Ceilings.Memory.COPY;
+                Ceilings.Measured m = ceilings.beside(device, action, device.kind() == DeviceKind.EMU ? Math.min(5, repetitions) : repetitions, memory, (long) moved);
+                out.add(new BenchRow(name, device.kind().id(), dtype.id(), rows + "x" + cols, moved / (1 << 20), "MiB moved", m.seconds(), moved / m.seconds() / 1e9, "GB/s",
+                        m.ceilingGBs(), memory.label, null, null));
             } finally {
                 owned.forEach(Tensor::close);
             }
