@@ -29,6 +29,7 @@
 #include <math.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "rows.h"
@@ -82,43 +83,54 @@ struct Prefetch {
   int left() const { return r < rows ? (rows - r) * lines - l : 0; }
 };
 
+VI void prefetch_l2(const void* p, int bytes) {
+  for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char*)p + o, _MM_HINT_T1);
+}
+
 // ---------------------------------------------------------------- micro-kernels
+// NV: the tile's active query vectors (QV, or fewer for a tile of a short sequence: temporal
+// video attention has 13-16 queries); lanes past them are neither computed nor read.
 // St[r][:] = sum_d K[r][d] * Qt[d][:] for r < R
-template <int R>
+template <int R, int NV>
 VI void qk_rows(const float* __restrict Qt, int D, const float* __restrict K, long long ldk, float* __restrict St) {
-  vf acc[R][QV];
+  vf acc[R][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < QV; ++v) acc[r][v] = vset1(0.f);
+    for (int v = 0; v < NV; ++v) acc[r][v] = vset1(0.f);
   const float* kp[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) kp[r] = K + r * ldk;
   for (int d = 0; d < D; ++d) {
-    vf q[QV];
+    vf q[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < QV; ++v) q[v] = load(F32{}, Qt + d * MQ + v * W);
+    for (int v = 0; v < NV; ++v) q[v] = load(F32{}, Qt + d * MQ + v * W);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const vf b = vset1(kp[r][d]);
 #pragma GCC unroll 4
-      for (int v = 0; v < QV; ++v) acc[r][v] = vfma(b, q[v], acc[r][v]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = vfma(b, q[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < QV; ++v) store(F32{}, St + r * MQ + v * W, acc[r][v]);
+    for (int v = 0; v < NV; ++v) store(F32{}, St + r * MQ + v * W, acc[r][v]);
 }
 
-template <int R>
+// register blocks of R rows for NV active vectors: KR * QV (or DR * QV) accumulators whatever NV
+// (enough independent FMA chains), at most 12 rows (the remainder cases below)
+constexpr int rows_for(int r, int nv) { return nv == QV ? r : std::min(12, r * QV / nv); }
+
+template <int NV>
 __attribute__((noinline)) void qk_block(const float* Qt, int D, const float* K, long long ldk, int nk, float* St,
                                         Prefetch& pf) {
+  constexpr int R = rows_for(KR, NV);
   const int per = (pf.left() + (nk + R - 1) / R - 1) / ((nk + R - 1) / R);
   int j = 0;
   for (; j + R <= nk; j += R) {
     pf.step(per);
-    qk_rows<R>(Qt, D, K + j * ldk, ldk, St + j * MQ);
+    qk_rows<R, NV>(Qt, D, K + j * ldk, ldk, St + j * MQ);
   }
   pf.step(pf.left());
   if constexpr (R > 1) {
@@ -126,7 +138,7 @@ __attribute__((noinline)) void qk_block(const float* Qt, int D, const float* K, 
       const int rem = nk - j;
       // remainder: one smaller register block (rem < R)
       switch (rem) {
-#define QK_CASE(n) case n: if constexpr (n < R) qk_rows<n>(Qt, D, K + j * ldk, ldk, St + j * MQ); break;
+#define QK_CASE(n) case n: if constexpr (n < R) qk_rows<n, NV>(Qt, D, K + j * ldk, ldk, St + j * MQ); break;
         QK_CASE(1) QK_CASE(2) QK_CASE(3) QK_CASE(4) QK_CASE(5) QK_CASE(6) QK_CASE(7) QK_CASE(8) QK_CASE(9)
         QK_CASE(10) QK_CASE(11)
 #undef QK_CASE
@@ -137,51 +149,64 @@ __attribute__((noinline)) void qk_block(const float* Qt, int D, const float* K, 
 }
 
 // Ot[d0 + r][:] = alpha * Ot[d0 + r][:] + sum_j V[j][d0 + r] * P[j][:] for r < R
-template <int R>
+template <int R, int NV>
 VI void pv_rows(const float* __restrict P, int nk, const float* __restrict V, long long ldv, int d0,
                 float* __restrict Ot, const vf* alpha) {
-  vf acc[R][QV];
+  vf acc[R][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < QV; ++v) acc[r][v] = vmul(load(F32{}, Ot + (d0 + r) * MQ + v * W), alpha[v]);
+    for (int v = 0; v < NV; ++v) acc[r][v] = vmul(load(F32{}, Ot + (d0 + r) * MQ + v * W), alpha[v]);
   const float* vp = V + d0;
   for (int j = 0; j < nk; ++j, vp += ldv) {
-    vf p[QV];
+    vf p[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < QV; ++v) p[v] = load(F32{}, P + j * MQ + v * W);
+    for (int v = 0; v < NV; ++v) p[v] = load(F32{}, P + j * MQ + v * W);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const vf b = vset1(vp[r]);
 #pragma GCC unroll 4
-      for (int v = 0; v < QV; ++v) acc[r][v] = vfma(b, p[v], acc[r][v]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = vfma(b, p[v], acc[r][v]);
     }
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < QV; ++v) store(F32{}, Ot + (d0 + r) * MQ + v * W, acc[r][v]);
+    for (int v = 0; v < NV; ++v) store(F32{}, Ot + (d0 + r) * MQ + v * W, acc[r][v]);
 }
 
+template <int NV>
 __attribute__((noinline)) void pv_block(const float* P, int nk, const float* V, long long ldv, int D, float* Ot,
                                         const vf* alpha, Prefetch& pf) {
-  const int steps = (D + DR - 1) / DR, per = (pf.left() + steps - 1) / steps;
+  constexpr int R = rows_for(DR, NV);
+  const int steps = (D + R - 1) / R, per = (pf.left() + steps - 1) / steps;
   int d = 0;
-  for (; d + DR <= D; d += DR) {
+  for (; d + R <= D; d += R) {
     pf.step(per);
-    pv_rows<DR>(P, nk, V, ldv, d, Ot, alpha);
+    pv_rows<R, NV>(P, nk, V, ldv, d, Ot, alpha);
   }
   pf.step(pf.left());
-  // D is a multiple of 8, so the remainder is even
+  // D is a multiple of 8 and R is 6, 8 or 12, so the remainder is even and below 12
   switch (D - d) {
     case 0: break;
-    case 2: pv_rows<2>(P, nk, V, ldv, d, Ot, alpha); break;
-    case 4: pv_rows<4>(P, nk, V, ldv, d, Ot, alpha); break;
-    case 6: pv_rows<6>(P, nk, V, ldv, d, Ot, alpha); break;
-    case 8: pv_rows<8>(P, nk, V, ldv, d, Ot, alpha); break;
-    case 10: pv_rows<10>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 2: pv_rows<2, NV>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 4: pv_rows<4, NV>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 6: pv_rows<6, NV>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 8: pv_rows<8, NV>(P, nk, V, ldv, d, Ot, alpha); break;
+    case 10: pv_rows<10, NV>(P, nk, V, ldv, d, Ot, alpha); break;
     default:
-      for (; d < D; ++d) pv_rows<1>(P, nk, V, ldv, d, Ot, alpha);
+      for (; d < D; ++d) pv_rows<1, NV>(P, nk, V, ldv, d, Ot, alpha);
+  }
+}
+
+// f(std::integral_constant<int, nv>) for the active vector count nv in 1 .. QV
+template <class F>
+VI void with_vectors(int nv, F&& f) {
+  switch (nv) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: if constexpr (QV >= 2) f(std::integral_constant<int, 2>{}); break;
+    case 3: if constexpr (QV >= 3) f(std::integral_constant<int, 3>{}); break;
+    default: f(std::integral_constant<int, QV>{}); break;
   }
 }
 
@@ -247,6 +272,10 @@ struct SegmentKV {
     // V rows Hkv*D apart (often 4 KiB) would all land in the same L1 sets during P.V: copy them
     for (int j = ub; j < ue; ++j) widen_row<Dt>(v_row(j), Vb + (j - ub) * D, D);
   }
+  // keys [b0, b1) into L2 at once (the first block of the next item)
+  void prefetch_now(int b0, int b1) const {
+    for (int j = b0; j < b1; ++j) prefetch_l2(k_row(j), D * (int)sizeof(T)), prefetch_l2(v_row(j), D * (int)sizeof(T));
+  }
   inline __attribute__((always_inline)) void prefetch(int b0, int b1, Prefetch& pfk, Prefetch& pfv) const {
     if (b0 < L) return;  // the prefix is short: no prefetch across the segment boundary
     pfk.set(k_row(b0), ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
@@ -293,6 +322,9 @@ struct PagedKV {
   }
   inline __attribute__((always_inline)) void v_block(int ub, int ue, float* Vb) const {
     rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(Vc + o, Vb + r * D, D); });
+  }
+  void prefetch_now(int b0, int b1) const {
+    rows(b0, b1, [&](int, long long o) { prefetch_l2(Kc + o, D * (int)sizeof(T)), prefetch_l2(Vc + o, D * (int)sizeof(T)); });
   }
   inline __attribute__((always_inline)) void prefetch(int, int, Prefetch&, Prefetch&) const {}
 };
@@ -355,11 +387,11 @@ struct TileArgs {
   int causal, window;
 };
 
-// Qt[d][i] = scale * element d of Q row i (q_row(i), i < mq; zero lanes past mq), through W x W
-// register transposes
+// Qt[d][i] = scale * element d of Q row i (q_row(i), i < mq; zero lanes past mq up to a whole
+// vector), through W x W register transposes
 template <class Dt, class QRow>
 VI void load_q_transposed(QRow q_row, int mq, int D, float scale, float* Qt) {
-  for (int ib = 0; ib < MQ; ib += W)
+  for (int ib = 0; ib < mq; ib += W)
     for (int d = 0; d < D; d += W) {
       const int nd = std::min(W, D - d);
       vf r[W];
@@ -409,19 +441,21 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
 
   const float ninf = -__builtin_inff();
   vf m[kMaxSub][QV], l[kMaxSub][QV], qi[kMaxSub][QV];
-  int i0s[kMaxSub], mqs[kMaxSub], los[kMaxSub], his[kMaxSub];
+  int i0s[kMaxSub], mqs[kMaxSub], nvs[kMaxSub], los[kMaxSub], his[kMaxSub];
   int lo = len_k, hi = 0;
   for (int sb = 0; sb < nsub; ++sb) {
     const int i0 = it.q0 + sb * MQ, mq = std::min(MQ, len_q - i0);
     i0s[sb] = i0;
     mqs[sb] = mq;
+    nvs[sb] = (mq + W - 1) / W;  // active query vectors
     visible_keys(len_k, len_q, i0, mq, a.causal, wl, &los[sb], &his[sb]);  // [j_lo, j_hi) of the sub-tile
     if (his[sb] > los[sb]) lo = std::min(lo, los[sb]), hi = std::max(hi, his[sb]);
     float* Qt = tiles + 2LL * sb * D * MQ;
     float* Ot = Qt + D * MQ;
     // Qt = scale * Q tile, transposed; lanes past the tile are 0
     load_q_transposed<Dt>([&](int i) { return rows.template q_row<T>(it.seq, h, i0 + i); }, mq, D, a.scale, Qt);
-    for (int x = 0; x < D * MQ; x += W) store(F32{}, Ot + x, vset1(0.f));
+    for (int d = 0; d < D; ++d)
+      for (int v = 0; v < nvs[sb]; ++v) store(F32{}, Ot + d * MQ + v * W, vset1(0.f));
     for (int v = 0; v < QV; ++v) {
       m[sb][v] = vset1(ninf);
       l[sb][v] = vset1(0.f);
@@ -446,10 +480,10 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
     for (int sb = 0; sb < nsub; ++sb) {
       const int jb = std::max(b, los[sb]), je = std::min(b + NK, his[sb]), nk = je - jb;
       if (nk <= 0) continue;
-      const int i0 = i0s[sb], mq = mqs[sb];
+      const int i0 = i0s[sb], mq = mqs[sb], nv = nvs[sb];
       float* Qt = tiles + 2LL * sb * D * MQ;
       float* Ot = Qt + D * MQ;
-      qk_block<KR>(Qt, D, Kp + (jb - ub) * ldkp, ldkp, nk, St, pfk);
+      with_vectors(nv, [&](auto n) { qk_block<n>(Qt, D, Kp + (jb - ub) * ldkp, ldkp, nk, St, pfk); });
 
       // masks: causal j > i + off; window j < i + off - wl (float compares are exact below 2^24)
       const bool mask_hi = a.causal && (je - 1 > i0 + off);
@@ -457,7 +491,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       if (mask_hi || mask_lo) {
         for (int j = 0; j < nk; ++j) {
           const vf jq = vset1((float)(jb + j - off));  // row i sees j iff jq <= i (causal), i <= jq + wl (window)
-          for (int v = 0; v < QV; ++v) {
+          for (int v = 0; v < nv; ++v) {
             vf sv = load(F32{}, St + j * MQ + v * W);
             if (mask_hi) sv = mask_lt(sv, qi[sb][v], jq);
             if (mask_lo) sv = mask_lt(sv, vadd(jq, vset1((float)wl)), qi[sb][v]);
@@ -468,7 +502,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
 
       // online softmax per query lane
       vf alpha[QV];
-      for (int v = 0; v < QV; ++v) {
+      for (int v = 0; v < nv; ++v) {
         vf mx = m[sb][v];
         for (int j = 0; j < nk; ++j) mx = vmax(mx, load(F32{}, St + j * MQ + v * W));
         const vf ms = finite_or_zero(mx);
@@ -482,7 +516,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
         l[sb][v] = vadd(vmul(l[sb][v], alpha[v]), sum);
         m[sb][v] = mx;
       }
-      pv_block(St, nk, Vb + (jb - ub) * D, D, D, Ot, alpha, pfv);
+      with_vectors(nv, [&](auto n) { pv_block<n>(St, nk, Vb + (jb - ub) * D, D, D, Ot, alpha, pfv); });
     }
   }
 
@@ -504,6 +538,19 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
     }
     store_o_transposed<Dt>(Ot, inv, mq, D, [&](int i) { return rows.template out_row<T>(it.seq, h, i0 + i); });
   }
+}
+
+// The first query tile and key block of an item, into L2, issued while the item before it
+// computes: a short item (temporal video attention: 13-16 frames, rows a frame apart) would
+// otherwise spend most of its time waiting on misses no hardware prefetcher follows.
+template <class Dt, class Rows, class Src>
+void prefetch_item(const TileArgs& a, const Rows& rows, const Src& src, const Item& it) {
+  using T = typename Dt::T;
+  const int len_q = rows.len_q(it.seq), len_k = src.len_k(it.seq), mq = std::min(MQ, len_q - it.q0);
+  for (int i = 0; i < mq; ++i) prefetch_l2(rows.template q_row<T>(it.seq, it.head, it.q0 + i), a.D * (int)sizeof(T));
+  int lo, hi;
+  visible_keys(len_k, len_q, it.q0, mq, a.causal, a.window, &lo, &hi);
+  if (hi > lo) src.template at<Dt>(it.seq, it.head / (a.hq / a.hkv)).prefetch_now(lo, std::min(hi, lo / NK * NK + NK));
 }
 
 // Runs every tile of the batch over the pool. Work item = (sequence, head, up to kMaxSub sub-tiles
@@ -535,9 +582,16 @@ int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, 
       __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
       return;
     }
-    for (long long i = i0; i < i1; ++i) dispatch(dtype, [&](auto d) { run_tile<decltype(d)>(a, rows, src, items[i]); });
+    for (long long i = i0; i < i1; ++i)
+      dispatch(dtype, [&](auto d) {
+        if (i + 1 < i1) prefetch_item<decltype(d)>(a, rows, src, items[i + 1]);
+        run_tile<decltype(d)>(a, rows, src, items[i]);
+      });
   };
-  parallel_for((long long)items.size(), 1, body);
+  // many small items (short sequences) go in chunks, so each thread knows its next item to
+  // prefetch; few large ones one at a time, for load balance
+  const long long grain = std::max(1LL, (long long)items.size() / (32LL * pool_threads()));
+  parallel_for((long long)items.size(), grain, body);
   return failed ? GATUN_CPU_ESHAPE : GATUN_CPU_OK;
 }
 
