@@ -30,7 +30,7 @@ final class GenerateCommand {
     private GenerateCommand() {}
 
     static final String USAGE = """
-            usage: gatun generate --model DIR [options] "prompt"
+            usage: gatun generate --model DIR|tiny [options] "prompt"
 
             Loads a Hugging Face style Llama-family model folder (config.json + *.safetensors, and
             tokenizer.json; without one, ids 0..255 are bytes) and streams the continuation of the
@@ -38,7 +38,8 @@ final class GenerateCommand {
             Generation stops at the model's eos_token_id (config.json) or after --max-tokens.
 
             options:
-              --model DIR         the model folder (required)
+              --model DIR|tiny    the model folder, or "tiny": a random-weight test model in a
+                                  temporary folder (its text is noise; required)
               --max-tokens N      new tokens at most (default 128; fewer if the context is shorter)
               --temperature T     0 = greedy (default 0)
               --top-k K           sample among the K most likely tokens (0 = off, default)
@@ -52,7 +53,7 @@ final class GenerateCommand {
             out.print(USAGE);
             return 0;
         }
-        Path model = null;
+        String model = null;
         int maxTokens = 128;
         boolean maxTokensGiven = false;
         float temperature = 0, topP = 1;
@@ -69,7 +70,7 @@ final class GenerateCommand {
             if (i + 1 >= options.size()) throw new IllegalArgumentException("generate: " + o + " needs a value (see gatun generate --help)");
             String v = options.get(++i);
             switch (o) {
-                case "--model" -> model = Path.of(v);
+                case "--model" -> model = v;
                 case "--max-tokens" -> {
                     maxTokens = parseInt(o, v);
                     maxTokensGiven = true;
@@ -82,15 +83,19 @@ final class GenerateCommand {
                 default -> throw new IllegalArgumentException("generate: unknown option " + o + " (see gatun generate --help)");
             }
         }
-        if (model == null) throw new IllegalArgumentException("generate: --model DIR is required (see gatun generate --help)");
+        ModelFolder.require("generate", model);
         if (words.size() != 1) throw new IllegalArgumentException("generate: give exactly one prompt (quote it), got " + words.size() + " arguments " + words);
         String prompt = words.getFirst();
         if (prompt.isEmpty()) throw new IllegalArgumentException("generate: the prompt is empty");
-        if (!Files.isDirectory(model)) throw new IllegalArgumentException("generate: model folder " + model + " does not exist or is not a folder");
-        if (!Files.exists(model.resolve("config.json"))) throw new IllegalArgumentException("generate: " + model + " has no config.json: not a model folder");
         if (maxTokens < 1) throw new IllegalArgumentException("generate: --max-tokens must be >= 1, got " + maxTokens);
         Sampling.Params params = new Sampling.Params(temperature, topK, topP, seed);
+        try (ModelFolder folder = ModelFolder.of("generate", model, seed)) {
+            return generate(folder.path(), prompt, params, maxTokens, maxTokensGiven, device, out);
+        }
+    }
 
+    private static int generate(Path model, String prompt, Sampling.Params params, int maxTokens, boolean maxTokensGiven, String device,
+                                PrintStream out) {
         LlamaConfig config = LlamaConfig.load(model);
         Tokenizer tokenizer = Files.exists(model.resolve("tokenizer.json")) ? Tokenizer.load(model) : byteFallback(config.vocabSize());
         int[] ids = tokenizer.encode(prompt);

@@ -22,7 +22,7 @@ final class ServeCommand {
     private ServeCommand() {}
 
     static final String USAGE = """
-            usage: gatun serve --model DIR [options]
+            usage: gatun serve --model DIR|tiny [options]
 
             Serves a Hugging Face style Llama-family model folder (as for gatun generate) over an
             OpenAI-compatible HTTP API: GET /v1/models, POST /v1/completions and
@@ -32,11 +32,12 @@ final class ServeCommand {
             or max_tokens. Ctrl-C stops the server.
 
             options:
-              --model DIR           the model folder (required)
+              --model DIR|tiny      the model folder, or "tiny": a random-weight test model in a
+                                    temporary folder (its text is noise; required)
               --host H              address to listen on (default 127.0.0.1: this machine only)
               --port N              TCP port (default 8000; 0 = any free port)
               --api-key K           require "Authorization: Bearer K" (default: none)
-              --served-name NAME    the model's name in the API (default: the folder's name)
+              --served-name NAME    the model's name in the API (default: the folder's name, or tiny)
               --max-body-bytes N    largest request body (default 1048576)
               --max-prompt-tokens N longest prompt (default: the model's context)
               --max-tokens N        largest max_tokens a request may ask for (default: the model's context)
@@ -51,8 +52,7 @@ final class ServeCommand {
             out.print(USAGE);
             return 0;
         }
-        Path model = null;
-        String device = null, name = null;
+        String modelArg = null, device = null, name = null;
         OpenAiServer.Options server = OpenAiServer.Options.defaults();
         int kvMib = 0, maxSequences = 64; // 0: sized from the device (see --help)
         for (int i = 0; i < options.size(); i++) {
@@ -61,7 +61,7 @@ final class ServeCommand {
             if (i + 1 >= options.size()) throw new IllegalArgumentException("serve: " + o + " needs a value (see gatun serve --help)");
             String v = options.get(++i);
             switch (o) {
-                case "--model" -> model = Path.of(v);
+                case "--model" -> modelArg = v;
                 case "--host" -> server = server.withHost(v);
                 case "--port" -> {
                     int port = positive(o, v, 0);
@@ -82,10 +82,16 @@ final class ServeCommand {
                 default -> throw new IllegalArgumentException("serve: unknown option " + o + " (see gatun serve --help)");
             }
         }
-        if (model == null) throw new IllegalArgumentException("serve: --model DIR is required (see gatun serve --help)");
-        if (!Files.isDirectory(model)) throw new IllegalArgumentException("serve: model folder " + model + " does not exist or is not a folder");
-        if (!Files.exists(model.resolve("config.json"))) throw new IllegalArgumentException("serve: " + model + " has no config.json: not a model folder");
-        if (name == null) name = model.toAbsolutePath().normalize().getFileName().toString();
+        ModelFolder folder = ModelFolder.of("serve", modelArg, 0);
+        try {
+            return serve(folder, name == null ? folder.name() : name, server, kvMib, maxSequences, device, out);
+        } finally {
+            folder.close();
+        }
+    }
+
+    private static int serve(ModelFolder folder, String name, OpenAiServer.Options server, int kvMib, int maxSequences, String device, PrintStream out) {
+        Path model = folder.path();
 
         LlamaConfig config = LlamaConfig.load(model);
         Tokenizer tokenizer = Files.exists(model.resolve("tokenizer.json")) ? Tokenizer.load(model) : GenerateCommand.byteFallback(config.vocabSize());
@@ -124,6 +130,7 @@ final class ServeCommand {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             http.close();
             engine.close();
+            folder.close(); // the JVM halts after the hooks: run's own close may never come
             stopped.countDown();
         }, "gatun-serve-shutdown"));
         out.println("gatun: serving '" + name + "' on " + d.description() + " at " + http.baseUri() + "/v1 (" + engine.config().numBlocks()

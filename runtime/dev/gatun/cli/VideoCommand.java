@@ -10,6 +10,7 @@ import dev.gatun.diffusion.SamplerConfig;
 import dev.gatun.diffusion.SamplerKind;
 import dev.gatun.diffusion.VideoDit;
 import dev.gatun.diffusion.VideoDitConfig;
+import dev.gatun.io.TemporaryFolder;
 import dev.gatun.io.VideoFrames;
 import dev.gatun.tensor.DType;
 
@@ -19,9 +20,7 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 /** {@code gatun video}: denoises one latent video with a video DiT through the diffusion engine and writes its frames. */
 final class VideoCommand {
@@ -96,8 +95,9 @@ final class VideoCommand {
         if (fps < 1 || fps > 100) throw new IllegalArgumentException("video: --fps must be in [1, 100], got " + fps);
         if (!Double.isFinite(guidance)) throw new IllegalArgumentException("video: --guidance must be a finite number, got " + guidance);
         boolean tiny = model.equals("tiny");
-        Path dir = tiny ? tinyModel(seed) : Path.of(model);
+        TemporaryFolder tinyFolder = tiny ? TemporaryFolder.create("gatun-tiny-dit-") : null;
         try {
+            Path dir = tiny ? VideoDit.writeRandom(tinyFolder.path(), TINY, seed) : Path.of(model);
             if (!tiny && !Files.isDirectory(dir)) throw new IllegalArgumentException("video: model folder " + dir + " does not exist or is not a folder");
             if (!tiny && !Files.exists(dir.resolve("config.json"))) throw new IllegalArgumentException("video: " + dir + " has no config.json: not a model folder");
             VideoDitConfig config = VideoDitConfig.load(dir);
@@ -127,7 +127,7 @@ final class VideoCommand {
                     outDir.resolve("frame_NNN.png"), gif);
             return 0;
         } finally {
-            if (tiny) deleteTree(dir);
+            if (tiny) tinyFolder.close();
         }
     }
 
@@ -154,22 +154,6 @@ final class VideoCommand {
             throw new IllegalArgumentException("video: --sampler " + name + " does not fit a model that predicts " + prediction
                     + (prediction == PredictionType.FLOW ? " (use flow-euler)" : " (flow-euler needs a flow-matching model)"));
         return kind;
-    }
-
-    private static Path tinyModel(long seed) {
-        try {
-            return VideoDit.writeRandom(Files.createTempDirectory("gatun-tiny-dit"), TINY, seed);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a temporary folder for the tiny model", e);
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        } catch (IOException e) {
-            // a leftover temporary folder is not worth failing the command for
-        }
     }
 
     private static int parseInt(String option, String v) {

@@ -2,6 +2,7 @@ package dev.gatun.llm;
 
 import dev.gatun.io.Safetensors;
 import dev.gatun.io.Safetensors.HostTensor;
+import dev.gatun.io.TemporaryFolder;
 import dev.gatun.tensor.DType;
 
 import java.nio.file.Path;
@@ -37,6 +38,18 @@ public final class RandomLlama {
     }
 
     private RandomLlama() {}
+
+    /** {@link #TINY} with weights drawn from {@code seed}, written in fp32 into a new temporary folder (deleted on close). */
+    public static TemporaryFolder writeTiny(long seed) {
+        TemporaryFolder folder = TemporaryFolder.create("gatun-tiny-llama-");
+        try {
+            write(folder.path(), TINY, weights(TINY, new Random(seed)), DType.F32, 0);
+            return folder;
+        } catch (RuntimeException e) {
+            folder.close();
+            throw e;
+        }
+    }
 
     /** Draws every weight {@code config} needs from {@code random}. */
     public static Weights weights(LlamaConfig config, Random random) {

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gatun.device.Device;
 import dev.gatun.device.Devices;
+import dev.gatun.io.TemporaryFolder;
+import dev.gatun.llm.RandomLlama;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -161,8 +163,8 @@ public final class ServeBench {
 
     /** Runs the benchmark described by {@code o}, prints the summary (and the paths of what it wrote) to {@code out}. */
     static Run run(Options o, PrintStream out) {
-        Path tiny = o.model() != null && o.model().equals("tiny") ? TinyModel.write(o.seed()) : null;
-        try (Target target = target(o, tiny)) {
+        TemporaryFolder tiny = o.model() != null && o.model().equals("tiny") ? RandomLlama.writeTiny(o.seed()) : null;
+        try (Target target = target(o, tiny == null ? null : tiny.path())) {
             out.println("serve-bench: " + target.description());
             out.printf(Locale.ROOT, "%d requests, %d prompt + %d output tokens each, rate %s requests/s (Poisson), seed %d%n", o.requests(),
                     o.inputLen(), o.outputLen(), Double.isInfinite(o.rate()) ? "inf" : o.rate(), o.seed());
@@ -183,7 +185,7 @@ public final class ServeBench {
             }
             return run;
         } finally {
-            if (tiny != null) TinyModel.delete(tiny);
+            if (tiny != null) tiny.close();
         }
     }
 

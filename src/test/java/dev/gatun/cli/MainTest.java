@@ -81,6 +81,23 @@ class MainTest {
     }
 
     @Test
+    void generateWithTheTinyModelStreamsAndCleansUp() throws Exception {
+        Path temp = Path.of(System.getProperty("java.io.tmpdir"));
+        long before = tinyFolders(temp);
+        String a = run("generate", "--model", "tiny", "--device", "cpu", "--max-tokens", "6", "--seed", "5", "hello");
+        String b = run("generate", "--model", "tiny", "--device", "cpu", "--max-tokens", "6", "--seed", "5", "hello");
+        assertTrue(a.endsWith(System.lineSeparator()) && a.length() > System.lineSeparator().length(), "'" + a + "'");
+        assertEquals(a, b, "the same seed writes the same weights and samples the same tokens");
+        assertEquals(before, tinyFolders(temp), "the temporary model folder is deleted");
+    }
+
+    private static long tinyFolders(Path dir) throws Exception {
+        try (var files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().startsWith("gatun-tiny-llama-")).count();
+        }
+    }
+
+    @Test
     void generateHelpAndClearErrors() throws Exception {
         assertTrue(run("generate", "--help").contains("--max-tokens"));
         assertGenerateError("--model DIR is required", "generate", "hello");

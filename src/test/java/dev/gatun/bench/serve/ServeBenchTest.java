@@ -3,8 +3,10 @@ package dev.gatun.bench.serve;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatun.device.Devices;
+import dev.gatun.io.TemporaryFolder;
 import dev.gatun.llm.ByteTokenizer;
 import dev.gatun.llm.LlamaModel;
+import dev.gatun.llm.RandomLlama;
 import dev.gatun.llm.engine.Engine;
 import dev.gatun.server.OpenAiServer;
 import org.junit.jupiter.api.Test;
@@ -84,11 +86,10 @@ class ServeBenchTest {
 
     @Test
     void overHttpAgainstTheOpenAiServer() {
-        Path model = TinyModel.write(11);
-        try {
+        try (TemporaryFolder model = RandomLlama.writeTiny(11)) {
             List<String> specials = new ArrayList<>();
-            for (int id = 256; id < TinyModel.CONFIG.vocabSize(); id++) specials.add("<|id_" + id + "|>");
-            try (Engine engine = new Engine(LlamaModel.load(model, Devices.get("cpu")), Engine.Config.of(256));
+            for (int id = 256; id < RandomLlama.TINY.vocabSize(); id++) specials.add("<|id_" + id + "|>");
+            try (Engine engine = new Engine(LlamaModel.load(model.path(), Devices.get("cpu")), Engine.Config.of(256));
                  OpenAiServer server = OpenAiServer.start(engine, new ByteTokenizer(specials), "tiny", OpenAiServer.Options.defaults().withPort(0))) {
                 StringBuilder printed = new StringBuilder();
                 ServeBench.Run run = run(List.of("--url", server.baseUri().toString(), "--rate", "inf", "--requests", "4", "--input-len", "12",
@@ -106,8 +107,6 @@ class ServeBenchTest {
                 assertEquals(24, run.metrics().totalOutputTokens());
                 assertTrue(printed.toString().contains("serve-bench: server at " + server.baseUri() + "/v1/completions"), printed.toString());
             }
-        } finally {
-            TinyModel.delete(model);
         }
     }
 
