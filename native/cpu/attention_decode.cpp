@@ -59,7 +59,7 @@ struct RowPrefetch {
   }
   inline __attribute__((always_inline)) void step() {
     for (const int end = std::min(nrows, r + per); r < end; ++r)
-      for (int o = 0; o < bytes; o += 64) _mm_prefetch(rows[r] + o, _MM_HINT_T1);
+      prefetch_l2(rows[r], bytes);
   }
 };
 

@@ -83,10 +83,6 @@ struct Prefetch {
   int left() const { return r < rows ? (rows - r) * lines - l : 0; }
 };
 
-VI void prefetch_l2(const void* p, int bytes) {
-  for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char*)p + o, _MM_HINT_T1);
-}
-
 // ---------------------------------------------------------------- micro-kernels
 // NV: the tile's active query vectors (QV, or fewer for a tile of a short sequence: temporal
 // video attention has 13-16 queries); lanes past them are neither computed nor read.

@@ -86,6 +86,12 @@ static inline float* scratch(long long n) {
   return b.p;
 }
 
+// Software prefetch of `bytes` at p into L2: rows a page or more apart, where no hardware
+// prefetcher follows.
+VI void prefetch_l2(const void* p, int bytes) {
+  for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char*)p + o, _MM_HINT_T1);
+}
+
 // dst[0 .. n) = src[0 .. n) widened to fp32
 template <class D>
 VI void widen_row(const typename D::T* src, float* dst, int n) {

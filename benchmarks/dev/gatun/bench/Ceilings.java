@@ -69,7 +69,8 @@ final class Ceilings {
     Measured beside(Device device, Runnable op, int repetitions, Memory memory, long bytes) {
         long n = memory == Memory.COPY ? bytes / 2 / 4096 * 4096 : bytes / 4096 * 4096;
         long rows = 1024, cols = n / 4 / rows;
-        try (Tensor src = Tensor.empty(cpu, DType.F32, n / 4); Tensor dst = Tensor.empty(cpu, DType.F32, Math.max(n / 4, rows))) {
+        // the copy's destination, or the row sums
+        try (Tensor src = Tensor.empty(cpu, DType.F32, n / 4); Tensor dst = Tensor.empty(cpu, DType.F32, memory == Memory.COPY ? n / 4 : rows)) {
             src.fillBytes((byte) 1);
             dst.fillBytes((byte) 0);
             Runnable probe = memory == Memory.COPY

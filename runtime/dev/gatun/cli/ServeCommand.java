@@ -82,11 +82,8 @@ final class ServeCommand {
                 default -> throw new IllegalArgumentException("serve: unknown option " + o + " (see gatun serve --help)");
             }
         }
-        ModelFolder folder = ModelFolder.of("serve", modelArg, 0);
-        try {
+        try (ModelFolder folder = ModelFolder.of("serve", modelArg, 0)) {
             return serve(folder, name == null ? folder.name() : name, server, kvMib, maxSequences, device, out);
-        } finally {
-            folder.close();
         }
     }
 

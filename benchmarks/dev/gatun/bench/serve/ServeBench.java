@@ -163,8 +163,8 @@ public final class ServeBench {
 
     /** Runs the benchmark described by {@code o}, prints the summary (and the paths of what it wrote) to {@code out}. */
     static Run run(Options o, PrintStream out) {
-        TemporaryFolder tiny = o.model() != null && o.model().equals("tiny") ? RandomLlama.writeTiny(o.seed()) : null;
-        try (Target target = target(o, tiny == null ? null : tiny.path())) {
+        try (TemporaryFolder tiny = o.model() != null && o.model().equals("tiny") ? RandomLlama.writeTiny(o.seed()) : null;
+             Target target = target(o, tiny == null ? null : tiny.path())) {
             out.println("serve-bench: " + target.description());
             out.printf(Locale.ROOT, "%d requests, %d prompt + %d output tokens each, rate %s requests/s (Poisson), seed %d%n", o.requests(),
                     o.inputLen(), o.outputLen(), Double.isInfinite(o.rate()) ? "inf" : o.rate(), o.seed());
@@ -184,8 +184,6 @@ public final class ServeBench {
                     out.println("plot: " + p);
             }
             return run;
-        } finally {
-            if (tiny != null) tiny.close();
         }
     }
 
