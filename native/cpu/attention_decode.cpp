@@ -6,7 +6,8 @@
 // and all G = Hq/Hkv query heads of the group are scored against each row, so each K/V row is read
 // from memory once. Copying rows into a contiguous buffer first (measured) halves the speed: the
 // copy loop stalls on the misses with no arithmetic to hide them. Instead the next chunk's rows are
-// prefetched into L2 a few lines per step of this chunk's arithmetic.
+// prefetched a line or two per step of this chunk's arithmetic, whole token rows (all heads of the
+// group) in address order: the hardware prefetchers follow that order, not a head's rows 4 KB apart.
 // Partials (m, l, unnormalised acc) per split are merged by log-sum-exp in split order.
 #include <math.h>
 
@@ -46,20 +47,23 @@ VI const typename Dt::T* row_ptr(const Args& a, const void* cache, int b, int j,
   return (const typename Dt::T*)cache + (((long long)blk * a.bs + j % a.bs) * a.hkv + kvh) * a.D;
 }
 
-// Software prefetch (into L2) of a list of rows, whole rows per step: spread over the arithmetic,
+// Software prefetch (into L2) of a list of rows, a few lines per step: spread over the arithmetic,
 // the misses overlap it; issued in one burst they would fill the miss queues and stall.
 struct RowPrefetch {
   const char* rows[2 * kChunk];
-  int nrows = 0, bytes = 0, r = 0, per = 0;
+  int nrows = 0, bytes = 0, per = 0, r = 0, at = 0;  // next line: rows[r] + at
   void add(const void* row) { rows[nrows++] = (const char*)row; }
-  // spread what was added over `steps` calls of step()
+  // spread the lines of what was added over `steps` calls of step()
   void plan(int row_bytes, int steps) {
     bytes = row_bytes;
-    per = GATUN_DECODE_PF ? (nrows + steps - 1) / std::max(1, steps) : 0;
+    const int lines = nrows * ((row_bytes + 63) / 64);
+    per = GATUN_DECODE_PF ? (lines + steps - 1) / std::max(1, steps) : 0;
   }
   inline __attribute__((always_inline)) void step() {
-    for (const int end = std::min(nrows, r + per); r < end; ++r)
-      prefetch_l2(rows[r], bytes);
+    if (r == nrows) return;
+    const int k = std::min(per, (bytes - at + 63) / 64);
+    prefetch_l2(rows[r] + at, k * 64);
+    if ((at += k * 64) >= bytes) at = 0, ++r;
   }
 };
 
@@ -73,12 +77,14 @@ VI vf load_row(const typename Dt::T* r, int d, int D) {
 // S[g0 + g][t0 + t] = q[g0 + g] . K[t] for GB query heads and NT = W / GB tokens (K rows read in
 // place): W dot products with lanes over d, reduced together by one fixed tree per product
 template <class Dt, int GB>
-VI void qk_scores(const float* q, int Dp, const typename Dt::T* const* kr, int D, float* S, int t0, int g0) {
+VI void qk_scores(const float* q, int Dp, const typename Dt::T* const* kr, int D, float* S, int t0, int g0,
+                  RowPrefetch& pf) {
   constexpr int NT = W / GB;
   vf acc[GB * NT];  // product g * NT + t
 #pragma GCC unroll 16
   for (int i = 0; i < GB * NT; ++i) acc[i] = vset1(0.f);
   auto step = [&](int d, auto tail) {
+    pf.step();
     vf qv[GB];
 #pragma GCC unroll 4
     for (int g = 0; g < GB; ++g) qv[g] = load(F32{}, q + (g0 + g) * Dp + d);
@@ -110,12 +116,12 @@ VI void pv_rows(float* acc, int Dp, const typename Dt::T* const* vr, int n, int 
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) o[g][v] = vmul(load(F32{}, acc + (g0 + g) * Dp + d0 + v * W), vset1(alpha[g0 + g]));
   for (int t = 0; t < n; ++t) {
-    pf.step();
     vf x[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) x[v] = load_row<Dt, Tail>(vr[t], d0 + v * W, D);
 #pragma GCC unroll 8
     for (int g = 0; g < GB; ++g) {
+      pf.step();
       const vf pg = vset1(P[(g0 + g) * kChunk + t]);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) o[g][v] = vfma(pg, x[v], o[g][v]);
@@ -141,13 +147,12 @@ VI void qk_chunk(const float* q, int Dp, const typename Dt::T* const* kr, int n,
   constexpr int NT = W / GB;
   float tail[GB * kChunk];  // scores of a short last block
   for (int t = 0; t < n; t += NT) {
-    pf.step();
     if (t + NT <= n) {
-      qk_scores<Dt, GB>(q, Dp, kr + t, D, S, t, g0);
+      qk_scores<Dt, GB>(q, Dp, kr + t, D, S, t, g0, pf);
     } else {
       const typename Dt::T* rows[NT];
       for (int i = 0; i < NT; ++i) rows[i] = kr[std::min(t + i, n - 1)];
-      qk_scores<Dt, GB>(q + g0 * Dp, Dp, rows, D, tail, 0, 0);
+      qk_scores<Dt, GB>(q + g0 * Dp, Dp, rows, D, tail, 0, 0, pf);
       for (int g = 0; g < GB; ++g) memcpy(S + (g0 + g) * kChunk + t, tail + g * kChunk, sizeof(float) * (n - t));
     }
   }
@@ -160,6 +165,14 @@ VI void pv_chunk(float* acc, int Dp, const typename Dt::T* const* vr, int n, int
   for (; d + kPvVectors * W <= D; d += kPvVectors * W) pv_rows<Dt, GB, kPvVectors>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
   for (; d + W <= D; d += W) pv_rows<Dt, GB, 1>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
   if (d < D) pv_rows<Dt, GB, 1, true>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
+}
+
+// calls of RowPrefetch::step() one head makes in a chunk of n keys: one per d-vector of each QK
+// score block, one per (token, query head) of each PV pass
+int prefetch_steps(int n, int D, int G, int GB, int GQ) {
+  const int qk = GQ / GB * ((n + W / GB - 1) / (W / GB)) * ((D + W - 1) / W);
+  const int pv_passes = D / (kPvVectors * W) + D % (kPvVectors * W) / W + (D % W != 0);
+  return qk + n * G * pv_passes;
 }
 
 // one split of one (sequence, group of kv heads [kh0, kh1))
@@ -181,13 +194,14 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   const int NH = kh1 - kh0;
   // scores go GB query heads x W/GB tokens at a time; the group is padded with zero queries to GQ
   const int GB = G == 1 ? 1 : G == 2 ? 2 : 4, GQ = (G + GB - 1) / GB * GB;
-  float* buf = scratch((long long)NH * (GQ + G) * Dp + (long long)GQ * kChunk + G);
+  float* buf = scratch((long long)NH * (GQ + G) * Dp + (long long)GQ * kChunk + (G + W - 1) / W * W);
   if (!buf) return false;
   float* qall = buf;                  // [NH][GQ][Dp] scaled queries, zero rows past G
   float* Aall = qall + NH * GQ * Dp;  // [NH][G][Dp] unnormalised outputs
   float* S = Aall + NH * G * Dp;      // [GQ][kChunk] scores, then probabilities
-  float* alpha = S + GQ * kChunk;     // [G]
+  float* alpha = S + GQ * kChunk;     // [G] rescale factors, padded to whole vectors
   for (long long x = 0; x < (long long)NH * G * Dp; ++x) Aall[x] = 0.f;
+  for (int g = G; g < (G + W - 1) / W * W; ++g) alpha[g] = 0.f;
   for (long long x = 0; x < (long long)NH * GQ * Dp; ++x) qall[x] = 0.f;
   for (int x = 0; x < NH; ++x)
     for (int g = 0; g < G; ++g) {
@@ -198,8 +212,8 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
     }
 
   // K/V rows are read in place (a token's rows of heads kh0..kh1-1 are adjacent in the cache);
-  // chunks are aligned to the split start p*split (fixed by position). While a head of this chunk
-  // computes, its rows of the next chunk are prefetched into L2.
+  // chunks are aligned to the split start p*split (fixed by position). While this chunk computes,
+  // the next chunk's rows are prefetched.
   const T *kr[kChunk], *vr[kChunk], *kn[kChunk], *vn[kChunk];
   const int base = p * a.split;
   int c0 = base + (s0 - base) / kChunk * kChunk;
@@ -211,13 +225,12 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   int n = rows_of(c0, kr, vr);
   for (; c0 < s1; c0 += kChunk) {
     const int nn = c0 + kChunk < s1 ? rows_of(c0 + kChunk, kn, vn) : 0;
+    // the next chunk's token rows, spread over this chunk's heads
+    RowPrefetch pf;
+    for (int t = 0; t < nn; ++t) pf.add(kn[t]);
+    for (int t = 0; t < nn; ++t) pf.add(vn[t]);
+    pf.plan(NH * D * (int)sizeof(T), NH * prefetch_steps(n, D, G, GB, GQ));
     for (int x = 0; x < NH; ++x) {
-      // this head's rows of the next chunk, spread over the QK token pairs and PV token steps
-      RowPrefetch pf;
-      for (int t = 0; t < nn; ++t) pf.add(kn[t] + x * D), pf.add(vn[t] + x * D);
-      const int qk_steps = GQ / GB * ((n + W / GB - 1) / (W / GB));
-      const int pv_steps = (G / 4 + G % 4) * (D / (kPvVectors * W) + D % (kPvVectors * W) / W + (D % W != 0)) * n;
-      pf.plan(D * (int)sizeof(T), qk_steps + pv_steps);
       const float* qs = qall + (long long)x * GQ * Dp;
       float* out = out_all + x * G * DS;
       float* acc = Aall + (long long)x * G * Dp;
@@ -229,14 +242,24 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
         else if (GB == 2) qk_chunk<Dt, 2>(qs, Dp, kx, n, D, S, g, pf);
         else qk_chunk<Dt, 1>(qs, Dp, kx, n, D, S, g, pf);
       }
-      // online softmax per query head
+      // online softmax per query head: the new maxima first, so that the rescale factors go
+      // through one vector exp (st[0] = -inf on the first chunk: its factor multiplies zeros)
+      for (g = 0; g < G; ++g) {
+        float* st = out + g * DS;
+        const float* sg = S + g * kChunk;
+        vf mv = vset1(st[0]);
+        int t = 0;
+        for (; t + W <= n; t += W) mv = vmax(mv, load(F32{}, sg + t));
+        if (t < n) mv = vmax(mv, load_tail(F32{}, sg + t, n - t, -__builtin_inff()));
+        const float mx = hmax(mv);  // scores are finite here
+        alpha[g] = st[0] - mx;
+        st[0] = mx;
+      }
+      for (g = 0; g < G; g += W) store(F32{}, alpha + g, vexp(load(F32{}, alpha + g)));
       for (g = 0; g < G; ++g) {
         float* st = out + g * DS;
         float* sg = S + g * kChunk;
-        float mx = st[0];
-        for (int t = 0; t < n; ++t) mx = std::max(mx, sg[t]);  // scores are finite here
-        alpha[g] = expf(st[0] - mx);                             // st[0] = -inf -> 0
-        const vf mv = vset1(mx);
+        const vf mv = vset1(st[0]);
         vf sum = vset1(0.f);
         int t = 0;
         for (; t + W <= n; t += W) {
@@ -249,7 +272,6 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
           store_tail(F32{}, sg + t, e, n - t);
           sum = vadd(sum, e);
         }
-        st[0] = mx;
         st[1] = st[1] * alpha[g] + hsum(sum);
       }
       for (g = 0; g + 4 <= G; g += 4) pv_chunk<Dt, 4>(acc, Dp, vx, n, D, S, g, alpha, pf);
