@@ -6,7 +6,7 @@
 // and all G = Hq/Hkv query heads of the group are scored against each row, so each K/V row is read
 // from memory once. Copying rows into a contiguous buffer first (measured) halves the speed: the
 // copy loop stalls on the misses with no arithmetic to hide them. Instead the next chunk's rows are
-// prefetched a line or two per step of this chunk's arithmetic, whole token rows (all heads of the
+// prefetched a few lines per step of this chunk's arithmetic, whole token rows (all heads of the
 // group) in address order: the hardware prefetchers follow that order, not a head's rows 4 KB apart.
 // Partials (m, l, unnormalised acc) per split are merged by log-sum-exp in split order.
 #include <math.h>
@@ -116,12 +116,12 @@ VI void pv_rows(float* acc, int Dp, const typename Dt::T* const* vr, int n, int 
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) o[g][v] = vmul(load(F32{}, acc + (g0 + g) * Dp + d0 + v * W), vset1(alpha[g0 + g]));
   for (int t = 0; t < n; ++t) {
+    pf.step();
     vf x[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) x[v] = load_row<Dt, Tail>(vr[t], d0 + v * W, D);
 #pragma GCC unroll 8
     for (int g = 0; g < GB; ++g) {
-      pf.step();
       const vf pg = vset1(P[(g0 + g) * kChunk + t]);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) o[g][v] = vfma(pg, x[v], o[g][v]);
@@ -168,11 +168,11 @@ VI void pv_chunk(float* acc, int Dp, const typename Dt::T* const* vr, int n, int
 }
 
 // calls of RowPrefetch::step() one head makes in a chunk of n keys: one per d-vector of each QK
-// score block, one per (token, query head) of each PV pass
+// score block, one per token of each PV pass
 int prefetch_steps(int n, int D, int G, int GB, int GQ) {
   const int qk = GQ / GB * ((n + W / GB - 1) / (W / GB)) * ((D + W - 1) / W);
   const int pv_passes = D / (kPvVectors * W) + D % (kPvVectors * W) / W + (D % W != 0);
-  return qk + n * G * pv_passes;
+  return qk + n * (G / 4 + G % 4) * pv_passes;
 }
 
 // one split of one (sequence, group of kv heads [kh0, kh1))
