@@ -31,6 +31,9 @@ constexpr int kChunk = GATUN_DECODE_CHUNK;        // keys per chunk
 constexpr int kMaxHeadDim = 256;
 constexpr int kMaxGroup = 64;     // Hq / Hkv
 constexpr int kDefaultSplit = 512;  // split_size <= 0
+// prefetch steps go by elements of d, not by vectors, so both ISA builds spread the same number of
+// steps over a chunk (a step per 8-lane vector on the AVX2 build cost more than it hid)
+constexpr int kQkStepElems = 16, kPvStepElems = 64;
 
 struct Args {
   const void *q, *kc, *vc;
@@ -84,7 +87,7 @@ VI void qk_scores(const float* q, int Dp, const typename Dt::T* const* kr, int D
 #pragma GCC unroll 16
   for (int i = 0; i < GB * NT; ++i) acc[i] = vset1(0.f);
   auto step = [&](int d, auto tail) {
-    pf.step();
+    if (d % kQkStepElems == 0) pf.step();
     vf qv[GB];
 #pragma GCC unroll 4
     for (int g = 0; g < GB; ++g) qv[g] = load(F32{}, q + (g0 + g) * Dp + d);
@@ -116,7 +119,7 @@ VI void pv_rows(float* acc, int Dp, const typename Dt::T* const* vr, int n, int 
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) o[g][v] = vmul(load(F32{}, acc + (g0 + g) * Dp + d0 + v * W), vset1(alpha[g0 + g]));
   for (int t = 0; t < n; ++t) {
-    pf.step();
+    if (d0 % kPvStepElems == 0) pf.step();
     vf x[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) x[v] = load_row<Dt, Tail>(vr[t], d0 + v * W, D);
@@ -167,12 +170,11 @@ VI void pv_chunk(float* acc, int Dp, const typename Dt::T* const* vr, int n, int
   if (d < D) pv_rows<Dt, GB, 1, true>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
 }
 
-// calls of RowPrefetch::step() one head makes in a chunk of n keys: one per d-vector of each QK
-// score block, one per token of each PV pass
+// calls of RowPrefetch::step() one head makes in a chunk of n keys: one per kQkStepElems of d in
+// each QK score block, one per token in each PV pass that starts at a multiple of kPvStepElems
 int prefetch_steps(int n, int D, int G, int GB, int GQ) {
-  const int qk = GQ / GB * ((n + W / GB - 1) / (W / GB)) * ((D + W - 1) / W);
-  const int pv_passes = D / (kPvVectors * W) + D % (kPvVectors * W) / W + (D % W != 0);
-  return qk + n * (G / 4 + G % 4) * pv_passes;
+  const int qk = GQ / GB * ((n + W / GB - 1) / (W / GB)) * ((D + kQkStepElems - 1) / kQkStepElems);
+  return qk + n * (G / 4 + G % 4) * ((D + kPvStepElems - 1) / kPvStepElems);
 }
 
 // one split of one (sequence, group of kv heads [kh0, kh1))
