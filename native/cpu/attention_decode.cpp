@@ -196,14 +196,15 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   const int NH = kh1 - kh0;
   // scores go GB query heads x W/GB tokens at a time; the group is padded with zero queries to GQ
   const int GB = G == 1 ? 1 : G == 2 ? 2 : 4, GQ = (G + GB - 1) / GB * GB;
-  float* buf = scratch((long long)NH * (GQ + G) * Dp + (long long)GQ * kChunk + (G + W - 1) / W * W);
+  const int GA = (G + W - 1) / W * W;  // G rounded up to whole vectors
+  float* buf = scratch((long long)NH * (GQ + G) * Dp + (long long)GQ * kChunk + GA);
   if (!buf) return false;
   float* qall = buf;                  // [NH][GQ][Dp] scaled queries, zero rows past G
   float* Aall = qall + NH * GQ * Dp;  // [NH][G][Dp] unnormalised outputs
   float* S = Aall + NH * G * Dp;      // [GQ][kChunk] scores, then probabilities
-  float* alpha = S + GQ * kChunk;     // [G] rescale factors, padded to whole vectors
+  float* alpha = S + GQ * kChunk;     // [GA] rescale factors
   for (long long x = 0; x < (long long)NH * G * Dp; ++x) Aall[x] = 0.f;
-  for (int g = G; g < (G + W - 1) / W * W; ++g) alpha[g] = 0.f;
+  for (int g = G; g < GA; ++g) alpha[g] = 0.f;
   for (long long x = 0; x < (long long)NH * GQ * Dp; ++x) qall[x] = 0.f;
   for (int x = 0; x < NH; ++x)
     for (int g = 0; g < G; ++g) {

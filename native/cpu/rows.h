@@ -86,8 +86,8 @@ static inline float* scratch(long long n) {
   return b.p;
 }
 
-// Software prefetch of `bytes` at p into L2: rows a page or more apart, where no hardware
-// prefetcher follows.
+// Software prefetch of `bytes` at p into L2 (hint T1), for rows the hardware prefetchers do not
+// fetch early enough: rows a page or more apart, or the next chunk while this one computes.
 VI void prefetch_l2(const void* p, int bytes) {
   for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char*)p + o, _MM_HINT_T1);
 }

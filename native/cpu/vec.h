@@ -242,7 +242,6 @@ VI void transpose(vf r[8]) {
 }
 #endif
 
-
 }  // namespace GATUN_NS
 #pragma GCC visibility pop
 #endif

@@ -15,7 +15,6 @@ import dev.gatun.io.VideoFrames;
 import dev.gatun.tensor.DType;
 
 import java.awt.image.BufferedImage;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -95,8 +94,7 @@ final class VideoCommand {
         if (fps < 1 || fps > 100) throw new IllegalArgumentException("video: --fps must be in [1, 100], got " + fps);
         if (!Double.isFinite(guidance)) throw new IllegalArgumentException("video: --guidance must be a finite number, got " + guidance);
         boolean tiny = model.equals("tiny");
-        TemporaryFolder tinyFolder = tiny ? TemporaryFolder.create("gatun-tiny-dit-") : null;
-        try {
+        try (TemporaryFolder tinyFolder = tiny ? TemporaryFolder.create("gatun-tiny-dit-") : null) {
             Path dir = tiny ? VideoDit.writeRandom(tinyFolder.path(), TINY, seed) : Path.of(model);
             if (!tiny && !Files.isDirectory(dir)) throw new IllegalArgumentException("video: model folder " + dir + " does not exist or is not a folder");
             if (!tiny && !Files.exists(dir.resolve("config.json"))) throw new IllegalArgumentException("video: " + dir + " has no config.json: not a model folder");
@@ -126,8 +124,6 @@ final class VideoCommand {
             out.printf("wrote %d frames (%d×%d pixels) to %s and %s%n", pngs.size(), width * upscale, height * upscale,
                     outDir.resolve("frame_NNN.png"), gif);
             return 0;
-        } finally {
-            if (tiny) tinyFolder.close();
         }
     }
 
