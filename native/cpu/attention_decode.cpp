@@ -9,7 +9,7 @@
 // prefetched a few lines per step of this chunk's arithmetic, whole token rows (all heads of the
 // group) in address order (measured 13% faster than prefetching each head's own rows, 4 KB apart).
 // What bounds it (measured, 2-core Zen 5 VM, b16 ctx4096 fp32): the same reads in the same order
-// without the arithmetic run at 80-90% of the read ceiling, this kernel with K/V in L2 at ~80 GB/s
+// without the arithmetic run at 70-90% of the read ceiling, this kernel with K/V in L2 at ~80 GB/s
 // (~110 without the prefetch bookkeeping), yet from memory at ~40: with ~8 instructions per 64-byte
 // line the out-of-order window holds few misses, and the prefetch recovers only part (without: ~31).
 // Partials (m, l, unnormalised acc) per split are merged by log-sum-exp in split order.
