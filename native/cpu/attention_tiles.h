@@ -5,7 +5,8 @@
 // with strides, an optional text prefix). One body, run_tile<Dt>(args, rows, src, item), parameterised
 // by the query side (VarlenRows, VideoRows: where query i of a sequence and its output live) and a K/V
 // source (ContiguousSrc, PagedSrc, VideoSrc: how a key block's rows are fetched); the arithmetic of a row
-// is the same for all, so paged or strided results equal contiguous ones bit for bit.
+// is the same for all, so paged or strided results equal contiguous ones bit for bit. Sequences of
+// at most 32 queries and NK keys take run_short (attention_short.h) instead, in every entry alike.
 //
 // A work item is up to kMaxSub tiles of MQ queries of one (sequence, head); it walks the visible key
 // blocks once, with an online softmax per query, and never materialises the S x S score matrix.
@@ -84,8 +85,8 @@ struct Prefetch {
 };
 
 // ---------------------------------------------------------------- micro-kernels
-// NV: the tile's active query vectors (QV, or fewer for a tile of a short sequence: temporal
-// video attention has 13-16 queries); lanes past them are neither computed nor read.
+// NV: the tile's active query vectors (QV, or fewer for the last tile of a sequence); lanes past
+// them are neither computed nor read.
 // St[r][:] = sum_d K[r][d] * Qt[d][:] for r < R
 template <int R, int NV>
 VI void qk_rows(const float* __restrict Qt, int D, const float* __restrict K, long long ldk, float* __restrict St) {
@@ -549,6 +550,16 @@ void prefetch_item(const TileArgs& a, const Rows& rows, const Src& src, const It
   if (hi > lo) src.template at<Dt>(it.seq, it.head / (a.hq / a.hkv)).prefetch_now(lo, std::min(hi, lo / NK * NK + NK));
 }
 
+}  // namespace
+}  // namespace GATUN_NS
+#pragma GCC visibility pop
+
+#include "attention_short.h"
+
+#pragma GCC visibility push(hidden)
+namespace GATUN_NS {
+namespace {
+
 // Runs every tile of the batch over the pool. Work item = (sequence, head, up to kMaxSub sub-tiles
 // of MQ queries). Bigger items read each K/V block once for more queries; smaller ones when there
 // would be too few items for the threads. A row's arithmetic is the same in any grouping.
@@ -561,7 +572,8 @@ int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, 
   std::vector<Item> items;
   for (int b = 0; b < batch; ++b) {
     const int lq = rows.len_q(b), lk = src.len_k(b);
-    for (int i0 = 0; i0 < lq; i0 += nsub * MQ) {
+    const bool short_seq = short_sequence(lq, lk);  // one item per head: run_short takes every query
+    for (int i0 = 0; i0 < lq; i0 += short_seq ? lq : nsub * MQ) {
       const int mq = std::min(nsub * MQ, lq - i0);
       int lo, hi;
       visible_keys(lk, lq, i0, mq, a.causal, a.window, &lo, &hi);
@@ -571,7 +583,7 @@ int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, 
   }
   // heaviest first for load balance; the order never changes a row's result
   std::stable_sort(items.begin(), items.end(), [](const Item& x, const Item& y) { return x.cost > y.cost; });
-  const long long need = prefill_scratch(a.D, nsub);
+  const long long need = std::max(prefill_scratch(a.D, nsub), short_scratch(a.D));
   int failed = 0;
   auto body = [&](long long i0, long long i1) {
     if (!scratch(need)) {
@@ -581,7 +593,9 @@ int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, 
     for (long long i = i0; i < i1; ++i)
       dispatch(dtype, [&](auto d) {
         if (i + 1 < i1) prefetch_item<decltype(d)>(a, rows, src, items[i + 1]);
-        run_tile<decltype(d)>(a, rows, src, items[i]);
+        const Item& it = items[i];
+        if (short_sequence(rows.len_q(it.seq), src.len_k(it.seq))) run_short<decltype(d)>(a, rows, src, it);
+        else run_tile<decltype(d)>(a, rows, src, it);
       });
   };
   // many small items (short sequences) go in chunks, so each thread knows its next item to

@@ -3,8 +3,9 @@
 // token i is row base(z) + i*step, base(z) = (z / per)*outer + (z % per)*inner, behind an optional
 // text prefix of text_len rows. The tiles are the flash prefill's (attention_tiles.h): one sequence
 // per work item (short temporal sequences are not packed into vector lanes, since the lanes of a
-// tile share their keys), and a row's arithmetic equals gatun_cpu_attention_prefill's on the
-// gathered contiguous sequence bit for bit.
+// tile share their keys; sequences of up to 32 tokens take attention_short.h's path, as in
+// prefill), and a row's arithmetic equals gatun_cpu_attention_prefill's on the gathered contiguous
+// sequence bit for bit.
 #include "attention_tiles.h"
 
 namespace GATUN_NS {
