@@ -105,14 +105,18 @@ class EngineTest {
         int[] shared = randomTokens(random, 40); // 2.5 blocks shared by four requests
         List<Request> requests = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            // prompts of 1..70 tokens (chunked: 32 tokens per step), generations of 32..47 tokens
+            // prompts of 1..70 tokens (chunked: 32 tokens per step), generations of 32..47 tokens;
+            // requests 4 and 7 (cancelled by their readers) 1..24 and 96, so that a reader that
+            // starts late still finds them running
             int[] prompt = i % 3 == 0 ? concat(shared, randomTokens(random, 1 + random.nextInt(8))) : randomTokens(random, 1 + random.nextInt(i % 3 == 1 ? 24 : 70));
-            requests.add(Request.greedy(prompt, (TestDevices.small() ? 24 : 32) + random.nextInt(16)));
+            int length = (TestDevices.small() ? 24 : 32) + random.nextInt(16);
+            requests.add(Request.greedy(prompt, i == 4 || i == 7 ? 96 : length));
         }
         // a tiny pool: 8 blocks of 16; a request alone needs at most 8, and any three admitted together outgrow it
         Engine.Config c = Engine.Config.of(8).withBatch(32, 8);
         ConcurrentHashMap<Integer, RequestHandle> handles = new ConcurrentHashMap<>();
         ConcurrentHashMap<Integer, int[]> streamed = new ConcurrentHashMap<>();
+        ConcurrentHashMap<Integer, Boolean> cancelled = new ConcurrentHashMap<>();
         CopyOnWriteArrayList<Throwable> errors = new CopyOnWriteArrayList<>();
         Metrics metrics;
         try (Engine engine = engine(device, c)) {
@@ -143,7 +147,7 @@ class EngineTest {
                                 List<Integer> got = new ArrayList<>();
                                 for (int token : h) {
                                     got.add(token);
-                                    if ((index == 4 || index == 7) && got.size() == 3) h.cancel();
+                                    if ((index == 4 || index == 7) && got.size() == 3) cancelled.put(index, cancelBetweenSteps(engine, h));
                                 }
                                 streamed.put(index, got.stream().mapToInt(Integer::intValue).toArray());
                             });
@@ -165,7 +169,7 @@ class EngineTest {
                 Request r = requests.get(i);
                 Result result = handles.get(i).await();
                 int[] tokens = result.tokens();
-                if (i == 4 || i == 7) {
+                if (cancelled.getOrDefault(i, false)) {
                     assertEquals(FinishReason.CANCELLED, result.reason(), "request " + i);
                     assertTrue(tokens.length >= 3 && tokens.length < r.maxNewTokens(), "cancelled request " + i + " made " + tokens.length + " tokens");
                 } else {
@@ -180,12 +184,39 @@ class EngineTest {
             }
         }
         System.out.println("concurrentGreedyEqualsOneAtATime " + device + ": " + metrics + "; near-tie steps skipped: " + skipped);
+        assertTrue(cancelled.containsValue(true), "requests 4 and 7 both finished before their readers cancelled them: " + cancelled);
         assertTrue(metrics.preemptions() > 0, "the tiny pool should have forced preemption: " + metrics);
         assertTrue(metrics.cachedPromptTokens() > 0, "requests sharing a prefix should have hit the prefix cache: " + metrics);
         assertEquals(n, metrics.finished());
         assertEquals(0, metrics.running());
         assertEquals(0, metrics.queued());
         assertTrue(metrics.ttft().count() == n && metrics.interToken().count() > 0, metrics.toString());
+    }
+
+    /**
+     * Cancels {@code h} while the engine waits between two steps, so that whether it was still
+     * running when cancelled (the return value) is settled: a cancel racing the request's last
+     * step could otherwise find it running and still see it finish by length.
+     */
+    private static boolean cancelBetweenSteps(Engine engine, RequestHandle h) {
+        CountDownLatch paused = new CountDownLatch(1), resume = new CountDownLatch(1);
+        engine.execute(() -> {
+            paused.countDown();
+            try {
+                resume.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try {
+            if (!paused.await(30, TimeUnit.SECONDS)) throw new AssertionError("the engine did not take the pause task");
+            return !h.isDone() && h.cancel();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        } finally {
+            resume.countDown();
+        }
     }
 
     // ---- (2) prefix cache: only the new blocks are computed ----
