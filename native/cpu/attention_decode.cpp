@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "rows.h"
+#include "dots.h"
 
 #pragma GCC visibility push(hidden)
 namespace GATUN_NS {
@@ -74,43 +74,6 @@ struct RowPrefetch {
   }
 };
 
-// elements d .. d+W of a D-element row as fp32; Tail: the last, partial vector (D % W != 0), zero-filled
-template <class Dt, bool Tail>
-VI vf load_row(const typename Dt::T* r, int d, int D) {
-  if constexpr (Tail) return load_tail(Dt{}, r + d, D - d, 0.f);
-  else return load(Dt{}, r + d);
-}
-
-// S[g0 + g][t0 + t] = q[g0 + g] . K[t] for GB query heads and NT = W / GB tokens (K rows read in
-// place): W dot products with lanes over d, reduced together by one fixed tree per product
-template <class Dt, int GB>
-VI void qk_scores(const float* q, int Dp, const typename Dt::T* const* kr, int D, float* S, int t0, int g0,
-                  RowPrefetch& pf) {
-  constexpr int NT = W / GB;
-  vf acc[GB * NT];  // product g * NT + t
-#pragma GCC unroll 16
-  for (int i = 0; i < GB * NT; ++i) acc[i] = vset1(0.f);
-  auto step = [&](int d, auto tail) {
-    if (d % kQkStepElems == 0) pf.step();
-    vf qv[GB];
-#pragma GCC unroll 4
-    for (int g = 0; g < GB; ++g) qv[g] = load(F32{}, q + (g0 + g) * Dp + d);
-#pragma GCC unroll 16
-    for (int t = 0; t < NT; ++t) {
-      const vf k = load_row<Dt, decltype(tail)::value>(kr[t], d, D);
-#pragma GCC unroll 4
-      for (int g = 0; g < GB; ++g) acc[g * NT + t] = vfma(qv[g], k, acc[g * NT + t]);
-    }
-  };
-  int d = 0;
-  for (; d + W <= D; d += W) step(d, std::false_type{});
-  if (d < D) step(d, std::true_type{});
-  float sums[W];
-  store(F32{}, sums, hsum_lanes(acc));
-#pragma GCC unroll 4
-  for (int g = 0; g < GB; ++g) memcpy(S + (g0 + g) * kChunk + t0, sums + g * NT, sizeof(float) * NT);
-}
-
 // acc[g][d0 .. d0 + NV*W) = alpha[g] * acc + sum_t P[g][t] * V[t][d0 ..] for GB query heads from g0
 // (acc rows Dp apart, V rows read in place): NV*GB independent FMA chains, each element sums its
 // tokens in order
@@ -153,13 +116,14 @@ VI void qk_chunk(const float* q, int Dp, const typename Dt::T* const* kr, int n,
                  RowPrefetch& pf) {
   constexpr int NT = W / GB;
   float tail[GB * kChunk];  // scores of a short last block
+  auto step = [&](int d) {
+    if (d % kQkStepElems == 0) pf.step();
+  };
   for (int t = 0; t < n; t += NT) {
     if (t + NT <= n) {
-      qk_scores<Dt, GB>(q, Dp, kr + t, D, S, t, g0, pf);
+      dot_block<Dt, GB>(q + g0 * Dp, Dp, [&](int i) { return kr[t + i]; }, D, S + g0 * kChunk + t, kChunk, step);
     } else {
-      const typename Dt::T* rows[NT];
-      for (int i = 0; i < NT; ++i) rows[i] = kr[std::min(t + i, n - 1)];
-      qk_scores<Dt, GB>(q + g0 * Dp, Dp, rows, D, tail, 0, 0, pf);
+      dot_block<Dt, GB>(q + g0 * Dp, Dp, [&](int i) { return kr[std::min(t + i, n - 1)]; }, D, tail, kChunk, step);
       for (int g = 0; g < GB; ++g) memcpy(S + (g0 + g) * kChunk + t, tail + g * kChunk, sizeof(float) * (n - t));
     }
   }

@@ -13,6 +13,8 @@
 #ifndef GATUN_CPU_ATTENTION_SHORT_H
 #define GATUN_CPU_ATTENTION_SHORT_H
 
+#include "dots.h"
+
 #pragma GCC visibility push(hidden)
 namespace GATUN_NS {
 namespace {
@@ -31,29 +33,6 @@ inline bool short_sequence(int len_q, int len_k) { return len_q <= kShortQ && le
 // scratch floats: S [kShortQ][NK], Kb and Vb [NK][D], Q and O [kShortQ][D rounded up to W]
 inline long long short_scratch(int D) {
   return (long long)kShortQ * NK + 2LL * NK * D + 2LL * kShortQ * ((D + W - 1) / W * W);
-}
-
-// S[g * lds + t] = q_g . K[t] for kShortGB queries (rows Dp apart, zero past D) and W/kShortGB keys
-// (fp32 rows ldk apart): W dot products with lanes over d, reduced together
-VI void short_scores(const float* q, int Dp, const float* K, long long ldk, int D, float* S, int lds) {
-  constexpr int GB = kShortGB, NT = W / GB;
-  vf acc[GB * NT];
-  for (int i = 0; i < GB * NT; ++i) acc[i] = vset1(0.f);
-  auto step = [&](int d, auto tail) {
-    vf qv[GB];
-    for (int g = 0; g < GB; ++g) qv[g] = load(F32{}, q + g * Dp + d);
-    for (int t = 0; t < NT; ++t) {
-      const float* k = K + t * ldk + d;
-      const vf kv = decltype(tail)::value ? load_tail(F32{}, k, D - d, 0.f) : load(F32{}, k);
-      for (int g = 0; g < GB; ++g) acc[g * NT + t] = vfma(qv[g], kv, acc[g * NT + t]);
-    }
-  };
-  int d = 0;
-  for (; d + W <= D; d += W) step(d, std::false_type{});
-  if (d < D) step(d, std::true_type{});
-  float sums[W];
-  store(F32{}, sums, hsum_lanes(acc));
-  for (int g = 0; g < GB; ++g) memcpy(S + g * lds, sums + g * NT, sizeof(float) * NT);
 }
 
 // O[g][d0 .. d0 + NV*W) = sum_t P[g][t] V[t][d0 ..] for kShortGB queries over n keys (V rows D apart)
@@ -109,22 +88,12 @@ void run_short(const TileArgs& a, const Rows& rows, const Src& src, const Item& 
     long long ldk;
     const float* K = kv.k_block(lo, hi, Kb, ldk);
     kv.v_block(lo, hi, Vb);
-    // scores; a short last key block repeats its last row (scores computed and dropped)
-    float tail[GB * NT];
+    // scores, GB queries x NT keys at a time; past the last key the block repeats key n-1 (its
+    // scores land in lanes the softmax masks)
     for (int i = 0; i < nq; i += GB)
-      for (int t = 0; t < n; t += NT) {
-        if (t + NT <= n) {
-          short_scores(Q + (long long)i * Dp, Dp, K + t * ldk, ldk, D, S + i * lds + t, lds);
-        } else {
-          // keys t .. n-1 then copies of key n-1: rows ldk apart would run past the block
-          const float* rows_tail[NT];
-          float krows[NT * kMaxHeadDim];
-          for (int r = 0; r < NT; ++r) rows_tail[r] = K + std::min(t + r, n - 1) * ldk;
-          for (int r = 0; r < NT; ++r) memcpy(krows + r * D, rows_tail[r], sizeof(float) * D);
-          short_scores(Q + (long long)i * Dp, Dp, krows, D, D, tail, NT);
-          for (int g = 0; g < GB; ++g) memcpy(S + (i + g) * lds + t, tail + g * NT, sizeof(float) * (n - t));
-        }
-      }
+      for (int t = 0; t < n; t += NT)
+        dot_block<F32, GB>(Q + (long long)i * Dp, Dp, [&](int r) { return K + std::min(t + r, n - 1) * ldk; }, D,
+                           S + i * lds + t, lds, [](int) {});
   }
   // softmax per query over its visible keys [jlo, jhi) (absolute key indices)
   float m[kShortQ], l[kShortQ];
