@@ -44,10 +44,7 @@ VI void short_pv(const float* P, int lds, const float* V, int n, int D, int d0, 
     for (int v = 0; v < NV; ++v) o[g][v] = vset1(0.f);
   for (int t = 0; t < n; ++t) {
     vf x[NV];
-    for (int v = 0; v < NV; ++v) {
-      const float* r = V + (long long)t * D + d0 + v * W;
-      x[v] = Tail ? load_tail(F32{}, r, D - d0 - v * W, 0.f) : load(F32{}, r);
-    }
+    for (int v = 0; v < NV; ++v) x[v] = load_row<F32, Tail>(V + (long long)t * D, d0 + v * W, D);
     for (int g = 0; g < GB; ++g) {
       const vf p = vset1(P[g * lds + t]);
       for (int v = 0; v < NV; ++v) o[g][v] = vfma(p, x[v], o[g][v]);
