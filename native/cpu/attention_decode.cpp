@@ -74,41 +74,6 @@ struct RowPrefetch {
   }
 };
 
-// acc[g][d0 .. d0 + NV*W) = alpha[g] * acc + sum_t P[g][t] * V[t][d0 ..] for GB query heads from g0
-// (acc rows Dp apart, V rows read in place): NV*GB independent FMA chains, each element sums its
-// tokens in order
-template <class Dt, int GB, int NV, bool Tail = false>
-VI void pv_rows(float* acc, int Dp, const typename Dt::T* const* vr, int n, int D, int d0, const float* P, int g0,
-                const float* alpha, RowPrefetch& pf) {
-  vf o[GB][NV];
-#pragma GCC unroll 8
-  for (int g = 0; g < GB; ++g)
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) o[g][v] = vmul(load(F32{}, acc + (g0 + g) * Dp + d0 + v * W), vset1(alpha[g0 + g]));
-  for (int t = 0; t < n; ++t) {
-    if (d0 % kPvStepElems == 0) pf.step();
-    vf x[NV];
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) x[v] = load_row<Dt, Tail>(vr[t], d0 + v * W, D);
-#pragma GCC unroll 8
-    for (int g = 0; g < GB; ++g) {
-      const vf pg = vset1(P[(g0 + g) * kChunk + t]);
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) o[g][v] = vfma(pg, x[v], o[g][v]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int g = 0; g < GB; ++g)
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) store(F32{}, acc + (g0 + g) * Dp + d0 + v * W, o[g][v]);
-}
-
-#ifdef GATUN_AVX512
-constexpr int kPvVectors = 4;  // 4 heads x 4 vectors = 16 accumulators of 32 zmm
-#else
-constexpr int kPvVectors = 2;  // 8 accumulators of 16 ymm
-#endif
-
 // one kv head's scores for a chunk of n tokens, query heads g0 .. g0 + GB - 1. A short last block
 // repeats its last row (scores computed and dropped): a score never depends on its neighbours.
 template <class Dt, int GB>
@@ -127,15 +92,6 @@ VI void qk_chunk(const float* q, int Dp, const typename Dt::T* const* kr, int n,
       for (int g = 0; g < GB; ++g) memcpy(S + (g0 + g) * kChunk + t, tail + g * kChunk, sizeof(float) * (n - t));
     }
   }
-}
-
-template <class Dt, int GB>
-VI void pv_chunk(float* acc, int Dp, const typename Dt::T* const* vr, int n, int D, const float* P, int g0,
-                 const float* alpha, RowPrefetch& pf) {
-  int d = 0;
-  for (; d + kPvVectors * W <= D; d += kPvVectors * W) pv_rows<Dt, GB, kPvVectors>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
-  for (; d + W <= D; d += W) pv_rows<Dt, GB, 1>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
-  if (d < D) pv_rows<Dt, GB, 1, true>(acc, Dp, vr, n, D, d, P, g0, alpha, pf);
 }
 
 // calls of RowPrefetch::step() one head makes in a chunk of n keys: one per kQkStepElems of d in
@@ -245,8 +201,12 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
         }
         st[1] = st[1] * alpha[g] + hsum(sum);
       }
-      for (g = 0; g + 4 <= G; g += 4) pv_chunk<Dt, 4>(acc, Dp, vx, n, D, S, g, alpha, pf);
-      for (; g < G; ++g) pv_chunk<Dt, 1>(acc, Dp, vx, n, D, S, g, alpha, pf);
+      auto v_row = [&](int t) { return vx[t]; };
+      auto pv_step = [&](int d0) {
+        if (d0 % kPvStepElems == 0) pf.step();
+      };
+      for (g = 0; g + 4 <= G; g += 4) pv_rows<Dt, 4>(acc + g * Dp, Dp, v_row, n, D, S + g * kChunk, kChunk, alpha + g, pv_step);
+      for (; g < G; ++g) pv_rows<Dt, 1>(acc + g * Dp, Dp, v_row, n, D, S + g * kChunk, kChunk, alpha + g, pv_step);
     }
     std::copy(kn, kn + nn, kr);
     std::copy(vn, vn + nn, vr);

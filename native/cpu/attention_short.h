@@ -3,8 +3,8 @@
 // per sequence, where an AVX-512 tile fills one of its four query vectors and feeds each K/V
 // broadcast to one FMA. Here the lanes run over the head dim instead: each score block takes GB
 // queries x W/GB keys (a load of either feeds several FMAs, the W dot products reduced by one
-// tree), and P.V accumulates GB queries x NV vectors of d per V row. Exact softmax (every key is in
-// one block), no rescaling. Measured in a C harness (AVX-512, 2 threads, fp32): temporal attention
+// tree), and P.V accumulates GB queries x kPvVectors vectors of d per V row (both from dots.h).
+// Exact softmax (every key is in one block), no rescaling. Measured in a C harness (AVX-512, 2 threads, fp32): temporal attention
 // of Latte's shape 1.44-1.65 -> 1.21-1.36 ms, of CogVideoX's 0.26-0.31 -> 0.23-0.24 ms; equal on
 // the AVX2 build, whose 16-query tiles are full.
 // A row's arithmetic depends only on its sequence, so prefill and video attention (which both
@@ -21,11 +21,6 @@ namespace {
 
 constexpr int kShortQ = 32;  // queries of a short sequence
 constexpr int kShortGB = 4;  // queries per score / output block
-#ifdef GATUN_AVX512
-constexpr int kShortNV = 4;  // d vectors per output block: 4 x 4 accumulators
-#else
-constexpr int kShortNV = 2;
-#endif
 
 // a sequence the short path takes (every query sees at most the NK keys of one block)
 inline bool short_sequence(int len_q, int len_k) { return len_q <= kShortQ && len_k <= NK; }
@@ -33,25 +28,6 @@ inline bool short_sequence(int len_q, int len_k) { return len_q <= kShortQ && le
 // scratch floats: S [kShortQ][NK], Kb and Vb [NK][D], Q and O [kShortQ][D rounded up to W]
 inline long long short_scratch(int D) {
   return (long long)kShortQ * NK + 2LL * NK * D + 2LL * kShortQ * ((D + W - 1) / W * W);
-}
-
-// O[g][d0 .. d0 + NV*W) = sum_t P[g][t] V[t][d0 ..] for kShortGB queries over n keys (V rows D apart)
-template <int NV, bool Tail>
-VI void short_pv(const float* P, int lds, const float* V, int n, int D, int d0, float* O, int Dp) {
-  constexpr int GB = kShortGB;
-  vf o[GB][NV];
-  for (int g = 0; g < GB; ++g)
-    for (int v = 0; v < NV; ++v) o[g][v] = vset1(0.f);
-  for (int t = 0; t < n; ++t) {
-    vf x[NV];
-    for (int v = 0; v < NV; ++v) x[v] = load_row<F32, Tail>(V + (long long)t * D, d0 + v * W, D);
-    for (int g = 0; g < GB; ++g) {
-      const vf p = vset1(P[g * lds + t]);
-      for (int v = 0; v < NV; ++v) o[g][v] = vfma(p, x[v], o[g][v]);
-    }
-  }
-  for (int g = 0; g < GB; ++g)
-    for (int v = 0; v < NV; ++v) store(F32{}, O + g * Dp + d0 + v * W, o[g][v]);
 }
 
 // One short sequence's head: queries 0 .. len_q-1 of (it.seq, it.head)
@@ -122,14 +98,9 @@ void run_short(const TileArgs& a, const Rows& rows, const Src& src, const Item& 
     l[i] = hsum(sum);
   }
   // O = P.V, then out = O / l and lse = m + log(l) (-inf and zeros where no key is visible)
-  for (int i = 0; i < nq; i += GB) {
-    int d = 0;
-    for (; d + kShortNV * W <= D; d += kShortNV * W) short_pv<kShortNV, false>(S + i * lds, lds, Vb, n, D, d, O + (long long)i * Dp, Dp);
-    for (; d < D; d += W) {
-      if (d + W <= D) short_pv<1, false>(S + i * lds, lds, Vb, n, D, d, O + (long long)i * Dp, Dp);
-      else short_pv<1, true>(S + i * lds, lds, Vb, n, D, d, O + (long long)i * Dp, Dp);
-    }
-  }
+  for (int i = 0; i < nq; i += GB)
+    pv_rows<F32, GB>(O + (long long)i * Dp, Dp, [&](int t) { return Vb + (long long)t * D; }, n, D, S + i * lds, lds,
+                     nullptr, [](int) {});
   for (int i = 0; i < len_q; ++i) {
     const float inv = l[i] > 0.f ? 1.0f / l[i] : 0.f;
     float* o = O + (long long)i * Dp;

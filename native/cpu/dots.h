@@ -1,6 +1,6 @@
-// Dot products of a few query rows against a few key rows, vector lanes over the head dim: the
-// score blocks of the paged decode (attention_decode.cpp) and of short sequences
-// (attention_short.h).
+// Dot products of a few query rows against a few key rows, and the probability-weighted sums of
+// value rows, vector lanes over the head dim: the score and P.V blocks of the paged decode
+// (attention_decode.cpp) and of short sequences (attention_short.h).
 #ifndef GATUN_CPU_DOTS_H
 #define GATUN_CPU_DOTS_H
 
@@ -50,6 +50,51 @@ VI void dot_block(const float* q, int Dp, Row row, int D, float* S, int lds, Ste
   store(F32{}, sums, hsum_lanes(acc));
 #pragma GCC unroll 4
   for (int g = 0; g < GB; ++g) memcpy(S + g * lds, sums + g * NT, sizeof(float) * NT);
+}
+
+#ifdef GATUN_AVX512
+constexpr int kPvVectors = 4;  // 4 query rows x 4 vectors = 16 accumulators of 32 zmm
+#else
+constexpr int kPvVectors = 2;  // 8 accumulators of 16 ymm
+#endif
+
+// O[g][d0 .. d0 + NV*W) = alpha[g] * O[g][d0 ..] + sum_t P[g * lds + t] * row(t)[d0 ..] for GB
+// query rows (O rows Dp apart; alpha == nullptr: from zero) over n rows of Dt: NV*GB independent
+// FMA chains, each element sums its rows in order. step(d0) runs before each row.
+template <class Dt, int GB, int NV, bool Tail, class Row, class Step>
+VI void pv_part(float* O, int Dp, Row row, int n, int D, int d0, const float* P, int lds, const float* alpha,
+                Step& step) {
+  vf o[GB][NV];
+#pragma GCC unroll 8
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v)
+      o[g][v] = alpha ? vmul(load(F32{}, O + g * Dp + d0 + v * W), vset1(alpha[g])) : vset1(0.f);
+  for (int t = 0; t < n; ++t) {
+    step(d0);
+    vf x[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) x[v] = load_row<Dt, Tail>(row(t), d0 + v * W, D);
+#pragma GCC unroll 8
+    for (int g = 0; g < GB; ++g) {
+      const vf pg = vset1(P[g * lds + t]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) o[g][v] = vfma(pg, x[v], o[g][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) store(F32{}, O + g * Dp + d0 + v * W, o[g][v]);
+}
+
+// pv_part over all of d: kPvVectors vectors at a time, then single vectors, then the D % W tail
+template <class Dt, int GB, class Row, class Step>
+VI void pv_rows(float* O, int Dp, Row row, int n, int D, const float* P, int lds, const float* alpha, Step step) {
+  int d = 0;
+  for (; d + kPvVectors * W <= D; d += kPvVectors * W) pv_part<Dt, GB, kPvVectors, false>(O, Dp, row, n, D, d, P, lds, alpha, step);
+  for (; d + W <= D; d += W) pv_part<Dt, GB, 1, false>(O, Dp, row, n, D, d, P, lds, alpha, step);
+  if (d < D) pv_part<Dt, GB, 1, true>(O, Dp, row, n, D, d, P, lds, alpha, step);
 }
 
 }  // namespace
