@@ -11,8 +11,9 @@
 // A work item is up to kMaxSub tiles of MQ queries of one (sequence, head); it walks the visible key
 // blocks once, with an online softmax per query, and never materialises the S x S score matrix.
 // Layout trick: each tile works transposed, with its MQ queries along vector lanes.
-//   Qt [D][MQ]  = scale * Q tile, transposed once per tile (zero in lanes past the tile)
-//   St [nk][MQ] = K_blk . Qt      micro-kernel: broadcast K[j][d] (native row layout), FMA with Qt[d][:]
+//   Qt [D][MQ]  = scale * log2(e) * Q tile, transposed once per tile (zero in lanes past the tile)
+//   St [nk][MQ] = K_blk . Qt      micro-kernel: broadcast K[j][d] (native row layout), FMA with Qt[d][:];
+//                                 it also keeps each lane's running max, so the softmax needs no max pass
 //   Ot [D][MQ] += V_blkᵀ . St     micro-kernel: broadcast V[j][d], FMA with P[j][:]
 // so K needs no transpose (contiguous fp32 is read in place; fp16/bf16 and paged blocks are
 // widened/gathered into a small fp32 buffer), V blocks are copied into contiguous fp32 rows (cache
@@ -59,6 +60,9 @@ namespace {
 constexpr int QV = GATUN_ATTN_QV, KR = GATUN_ATTN_KR, DR = GATUN_ATTN_DR, NK = GATUN_ATTN_NK;
 constexpr int MQ = QV * W;
 constexpr int kMaxHeadDim = 256;  // both entries reject larger head_dim
+// scores are kept in base 2 (scale * log2(e) folded into Q), so the softmax takes exp2: no
+// multiply and a one-step range reduction per score
+constexpr float kLog2e = 1.44269504088896341f, kLn2 = 0.693147180559945309f;
 
 // Software prefetch spread over a loop: walks `rows` rows of `row_bytes` bytes, `stride` bytes apart,
 // issuing a few cache-line prefetches (into L2) per step so the misses overlap compute instead of
@@ -89,7 +93,8 @@ struct Prefetch {
 // them are neither computed nor read.
 // St[r][:] = sum_d K[r][d] * Qt[d][:] for r < R
 template <int R, int NV>
-VI void qk_rows(const float* __restrict Qt, int D, const float* __restrict K, long long ldk, float* __restrict St) {
+VI void qk_rows(const float* __restrict Qt, int D, const float* __restrict K, long long ldk, float* __restrict St,
+                vf* mx) {
   vf acc[R][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -112,7 +117,7 @@ VI void qk_rows(const float* __restrict Qt, int D, const float* __restrict K, lo
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) store(F32{}, St + r * MQ + v * W, acc[r][v]);
+    for (int v = 0; v < NV; ++v) store(F32{}, St + r * MQ + v * W, acc[r][v]), mx[v] = vmax(mx[v], acc[r][v]);
 }
 
 // register blocks of R rows for NV active vectors: KR * QV (or DR * QV) accumulators whatever NV
@@ -121,13 +126,13 @@ constexpr int rows_for(int r, int nv) { return nv == QV ? r : std::min(12, r * Q
 
 template <int NV>
 __attribute__((noinline)) void qk_block(const float* Qt, int D, const float* K, long long ldk, int nk, float* St,
-                                        Prefetch& pf) {
+                                        vf* mx, Prefetch& pf) {
   constexpr int R = rows_for(KR, NV);
   const int per = (pf.left() + (nk + R - 1) / R - 1) / ((nk + R - 1) / R);
   int j = 0;
   for (; j + R <= nk; j += R) {
     pf.step(per);
-    qk_rows<R, NV>(Qt, D, K + j * ldk, ldk, St + j * MQ);
+    qk_rows<R, NV>(Qt, D, K + j * ldk, ldk, St + j * MQ, mx);
   }
   pf.step(pf.left());
   if constexpr (R > 1) {
@@ -135,7 +140,7 @@ __attribute__((noinline)) void qk_block(const float* Qt, int D, const float* K, 
       const int rem = nk - j;
       // remainder: one smaller register block (rem < R)
       switch (rem) {
-#define QK_CASE(n) case n: if constexpr (n < R) qk_rows<n, NV>(Qt, D, K + j * ldk, ldk, St + j * MQ); break;
+#define QK_CASE(n) case n: if constexpr (n < R) qk_rows<n, NV>(Qt, D, K + j * ldk, ldk, St + j * MQ, mx); break;
         QK_CASE(1) QK_CASE(2) QK_CASE(3) QK_CASE(4) QK_CASE(5) QK_CASE(6) QK_CASE(7) QK_CASE(8) QK_CASE(9)
         QK_CASE(10) QK_CASE(11)
 #undef QK_CASE
@@ -449,8 +454,8 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
     if (his[sb] > los[sb]) lo = std::min(lo, los[sb]), hi = std::max(hi, his[sb]);
     float* Qt = tiles + 2LL * sb * D * MQ;
     float* Ot = Qt + D * MQ;
-    // Qt = scale * Q tile, transposed; lanes past the tile are 0
-    load_q_transposed<Dt>([&](int i) { return rows.template q_row<T>(it.seq, h, i0 + i); }, mq, D, a.scale, Qt);
+    // Qt = scale * log2(e) * Q tile, transposed; lanes past the tile are 0
+    load_q_transposed<Dt>([&](int i) { return rows.template q_row<T>(it.seq, h, i0 + i); }, mq, D, a.scale * kLog2e, Qt);
     for (int d = 0; d < D; ++d)
       for (int v = 0; v < nvs[sb]; ++v) store(F32{}, Ot + d * MQ + v * W, vset1(0.f));
     for (int v = 0; v < QV; ++v) {
@@ -480,12 +485,15 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       const int i0 = i0s[sb], mq = mqs[sb], nv = nvs[sb];
       float* Qt = tiles + 2LL * sb * D * MQ;
       float* Ot = Qt + D * MQ;
-      with_vectors(nv, [&](auto n) { qk_block<n>(Qt, D, Kp + (jb - ub) * ldkp, ldkp, nk, St, pfk); });
+      vf mx[QV];
+      for (int v = 0; v < QV; ++v) mx[v] = m[sb][v];
+      with_vectors(nv, [&](auto n) { qk_block<n>(Qt, D, Kp + (jb - ub) * ldkp, ldkp, nk, St, mx, pfk); });
 
       // masks: causal j > i + off; window j < i + off - wl (float compares are exact below 2^24)
       const bool mask_hi = a.causal && (je - 1 > i0 + off);
       const bool mask_lo = wl >= 0 && ((long long)jb < (long long)i0 + mq - 1 + off - wl);
       if (mask_hi || mask_lo) {
+        for (int v = 0; v < nv; ++v) mx[v] = m[sb][v];  // the max over the visible scores only
         for (int j = 0; j < nk; ++j) {
           const vf jq = vset1((float)(jb + j - off));  // row i sees j iff jq <= i (causal), i <= jq + wl (window)
           for (int v = 0; v < nv; ++v) {
@@ -493,6 +501,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
             if (mask_hi) sv = mask_lt(sv, qi[sb][v], jq);
             if (mask_lo) sv = mask_lt(sv, vadd(jq, vset1((float)wl)), qi[sb][v]);
             store(F32{}, St + j * MQ + v * W, sv);
+            mx[v] = vmax(mx[v], sv);
           }
         }
       }
@@ -500,24 +509,22 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       // online softmax per query lane
       vf alpha[QV];
       for (int v = 0; v < nv; ++v) {
-        vf mx = m[sb][v];
-        for (int j = 0; j < nk; ++j) mx = vmax(mx, load(F32{}, St + j * MQ + v * W));
-        const vf ms = finite_or_zero(mx);
-        alpha[v] = vexp(vsub(m[sb][v], ms));
-        vf sum = vset1(0.f);
+        const vf ms = finite_or_zero(mx[v]);
+        alpha[v] = vexp2(vsub(m[sb][v], ms));
+        vf sum[2] = {vset1(0.f), vset1(0.f)};  // two chains: the adds' latency, not their count, bounds this loop
         for (int j = 0; j < nk; ++j) {
-          const vf p = vexp(vsub(load(F32{}, St + j * MQ + v * W), ms));
+          const vf p = vexp2(vsub(load(F32{}, St + j * MQ + v * W), ms));
           store(F32{}, St + j * MQ + v * W, p);
-          sum = vadd(sum, p);
+          sum[j & 1] = vadd(sum[j & 1], p);
         }
-        l[sb][v] = vadd(vmul(l[sb][v], alpha[v]), sum);
-        m[sb][v] = mx;
+        l[sb][v] = vadd(vmul(l[sb][v], alpha[v]), vadd(sum[0], sum[1]));
+        m[sb][v] = mx[v];
       }
       with_vectors(nv, [&](auto n) { pv_block<n>(St, nk, Vb + (jb - ub) * D, D, D, Ot, alpha, pfv); });
     }
   }
 
-  // out = Ot / l (transposed back); lse (where the rows have one) = m + log(l), -inf and zeros
+  // out = Ot / l (transposed back); lse (where the rows have one) = m ln2 + log(l), -inf and zeros
   // where no key was seen
   for (int sb = 0; sb < nsub; ++sb) {
     const int i0 = i0s[sb], mq = mqs[sb];
@@ -531,7 +538,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
     for (int i = 0; i < mq; ++i) {
       const float li = ml[MQ + i];
       inv[i] = li > 0.f ? 1.0f / li : 0.f;
-      if (float* L = rows.lse_row(it.seq, h, i0 + i)) *L = li > 0.f ? ml[i] + logf(li) : ninf;
+      if (float* L = rows.lse_row(it.seq, h, i0 + i)) *L = li > 0.f ? ml[i] * kLn2 + logf(li) : ninf;
     }
     store_o_transposed<Dt>(Ot, inv, mq, D, [&](int i) { return rows.template out_row<T>(it.seq, h, i0 + i); });
   }

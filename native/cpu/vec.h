@@ -196,6 +196,38 @@ VI vf vexp(vf x) {
 #endif
 }
 
+// 2^x for all lanes, ~1-2 ulp: n = round(x), r = x - n (exact), degree-7 Taylor polynomial of 2^r on
+// |r| <= 1/2 (truncation 5e-9), then scale by 2^n. Same range and NaN handling as vexp.
+VI vf vexp2(vf x) {
+  x = vmax(vset1(-150.0f), x);
+#ifdef GATUN_AVX512
+  x = _mm512_min_ps(vset1(128.0f), x);
+  const vf n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+  x = _mm256_min_ps(vset1(128.0f), x);
+  const vf n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#endif
+  const vf r = vsub(x, n);
+  vf p = vset1(1.5252733804059841e-5f);
+  p = vfma(p, r, vset1(1.5403530393381608e-4f));
+  p = vfma(p, r, vset1(1.3333558146428443e-3f));
+  p = vfma(p, r, vset1(9.6181291076284772e-3f));
+  p = vfma(p, r, vset1(5.5504108664821580e-2f));
+  p = vfma(p, r, vset1(2.4022650695910071e-1f));
+  p = vfma(p, r, vset1(6.9314718055994531e-1f));
+  p = vfma(p, r, vset1(1.0f));
+#ifdef GATUN_AVX512
+  return _mm512_scalef_ps(p, n);
+#else
+  __m256i ni = _mm256_cvtps_epi32(n);
+  __m256i n1 = _mm256_srai_epi32(ni, 1);
+  __m256i n2 = _mm256_sub_epi32(ni, n1);
+  vf s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+  vf s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+  return vmul(vmul(p, s1), s2);
+#endif
+}
+
 // In-register W x W transpose: r[i] lane j <- r[j] lane i.
 #ifdef GATUN_AVX512
 VI void transpose(vf r[16]) {
