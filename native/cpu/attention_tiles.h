@@ -485,9 +485,23 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       const int i0 = i0s[sb], mq = mqs[sb], nv = nvs[sb];
       float* Qt = tiles + 2LL * sb * D * MQ;
       float* Ot = Qt + D * MQ;
+      // causal segments of the block: keys [s0, s1) are visible to query vectors v0 .. nv-1 only (a
+      // vector's last query sees up to key i0 + 16 v + 15 + off), so a diagonal block computes the
+      // scores and P.V products of those vectors alone; the skipped ones are masked, p = 0 exactly
+      auto segments = [&](auto&& f) {
+        for (int s0 = jb, v0 = 0; s0 < je; ++v0) {
+          const int s1 = a.causal && v0 + 1 < nv ? std::clamp(i0 + off + (v0 + 1) * W, s0, je) : je;
+          if (s1 > s0) f(s0, s1, v0);
+          s0 = s1;
+        }
+      };
       vf mx[QV];
       for (int v = 0; v < QV; ++v) mx[v] = m[sb][v];
-      with_vectors(nv, [&](auto n) { qk_block<n>(Qt, D, Kp + (jb - ub) * ldkp, ldkp, nk, St, mx, pfk); });
+      segments([&](int s0, int s1, int v0) {
+        with_vectors(nv - v0, [&](auto n) {
+          qk_block<n>(Qt + v0 * W, D, Kp + (s0 - ub) * ldkp, ldkp, s1 - s0, St + (s0 - jb) * MQ + v0 * W, mx + v0, pfk);
+        });
+      });
 
       // masks: causal j > i + off; window j < i + off - wl (float compares are exact below 2^24)
       const bool mask_hi = a.causal && (je - 1 > i0 + off);
@@ -520,7 +534,16 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
         l[sb][v] = vadd(vmul(l[sb][v], alpha[v]), vadd(sum[0], sum[1]));
         m[sb][v] = mx[v];
       }
-      with_vectors(nv, [&](auto n) { pv_block<n>(St, nk, Vb + (jb - ub) * D, D, D, Ot, alpha, pfv); });
+      // alpha scales Ot once, in the first segment; a vector that segment skips saw no key of the
+      // block, so its alpha is exactly 1 (or its Ot still 0)
+      vf ones[QV];
+      for (int v = 0; v < QV; ++v) ones[v] = vset1(1.f);
+      segments([&](int s0, int s1, int v0) {
+        with_vectors(nv - v0, [&](auto n) {
+          pv_block<n>(St + (s0 - jb) * MQ + v0 * W, s1 - s0, Vb + (s0 - ub) * D, D, D, Ot + v0 * W,
+                      (s0 == jb ? alpha : ones) + v0, pfv);
+        });
+      });
     }
   }
 
