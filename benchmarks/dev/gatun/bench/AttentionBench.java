@@ -1,6 +1,5 @@
 package dev.gatun.bench;
 
-import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
 import dev.gatun.ops.Attention;
@@ -39,7 +38,7 @@ final class AttentionBench {
         try (Tensor x = random(device, m, 1, k); Tensor w = random(device, n, 1, k);
              Tensor x2 = x.reshape(m, k); Tensor w2 = w.reshape(n, k); Tensor y = Tensor.empty(device, DType.F32, m, n)) {
             double seconds = Timing.medianSeconds(device, () -> Ops.linear(x2, w2, null, y), reps);
-            Optional<Double> peer = peer(device, "linear", reps, m, n, k);
+            Optional<Double> peer = TorchPeer.seconds(device, "linear", reps, m, n, k);
             return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", seconds, 2.0 * m * n * k / seconds / 1e9,
                     "GFLOP/s", ceilings.fmaGflops(), "FMA peak", peer.isPresent() ? "torch linear" : null, peer.orElse(null));
         }
@@ -52,7 +51,7 @@ final class AttentionBench {
             float scale = (float) (1 / Math.sqrt(dim));
             double seconds = Timing.medianSeconds(device, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps);
             double flops = 4.0 * seq * seq * dim * heads / 2; // causal: half of QKᵀ and PV
-            Optional<Double> peer = peer(device, "prefill", reps, heads, seq, dim, 1);
+            Optional<Double> peer = TorchPeer.seconds(device, "prefill", reps, heads, seq, dim, 1);
             return new BenchRow("prefill", device.kind().id(), "fp32", "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", seconds,
                     flops / seconds / 1e9, "GFLOP/s", ceilings.fmaGflops(), "FMA peak", peer.isPresent() ? "torch sdpa" : null,
                     peer.orElse(null));
@@ -76,17 +75,11 @@ final class AttentionBench {
             double bytes = 2.0 * batch * context * kvHeads * dim * 4;
             Ceilings.Measured m = ceilings.beside(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps, Ceilings.Memory.READ, (long) bytes);
             double seconds = m.seconds();
-            Optional<Double> peer = peer(device, "decode", reps, batch, context, qHeads, kvHeads, dim);
+            Optional<Double> peer = TorchPeer.seconds(device, "decode", reps, batch, context, qHeads, kvHeads, dim);
             return new BenchRow("decode", device.kind().id(), "fp32", "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim,
                     bytes / (1 << 20), "MiB of K/V read", seconds, bytes / seconds / 1e9, "GB/s", m.ceilingGBs(), Ceilings.Memory.READ.label, peer.isPresent() ? "torch sdpa" : null,
                     peer.orElse(null));
         }
-    }
-
-    /** torch on the same shape and thread count, for the cpu device only (it is a CPU peer). */
-    private static Optional<Double> peer(Device device, String op, int reps, int... args) {
-        if (!(device instanceof CpuDevice cpu)) return Optional.empty();
-        return TorchPeer.seconds(op, cpu.library().threads(), reps, args);
     }
 
     private static Tensor random(Device device, int rows, int heads, int dim) {

@@ -18,7 +18,8 @@ import java.util.Random;
  * (TS)² / (T·S² + S·T²) = TS / (T + S). Shapes: Latte-like (T 16, S 256 = 16×16, d 72) and
  * CogVideoX-like (T 13, S 1350 = 30×45, d 64), with fewer heads and patches on cpu and emu (the
  * shape column says what ran). Rows: vid-full, vid-spat (spatial), vid-temp (temporal) and vid-s+t
- * (their sum, the factorized layer's attention).
+ * (their sum, the factorized layer's attention). On the cpu device each row is beside torch SDPA
+ * on the same latents (see {@link TorchPeer}).
  */
 final class VideoBench {
     private VideoBench() {}
@@ -51,16 +52,23 @@ final class VideoBench {
             String shape = s.name() + " T" + t + " S" + p + " h" + s.heads() + " d" + s.dim();
             System.out.printf(Locale.ROOT, "  video %s on %s: full %.3f ms, spatial+temporal %.3f ms: measured ratio %.2fx, predicted TS/(T+S) %.2fx%n",
                     shape, device.kind().id(), full * 1e3, (spatial + temporal) * 1e3, full / (spatial + temporal), (double) t * p / (t + p));
-            return List.of(row(device, "vid-full", shape, full, fullFlops, ceilings),
-                    row(device, "vid-spat", shape, spatial, spatialFlops, ceilings),
-                    row(device, "vid-temp", shape, temporal, temporalFlops, ceilings),
-                    row(device, "vid-s+t", shape, spatial + temporal, spatialFlops + temporalFlops, ceilings));
+            Double peerFull = peer(device, 0, s, reps), peerSpatial = peer(device, 1, s, reps), peerTemporal = peer(device, 2, s, reps);
+            Double peerPair = peerSpatial == null || peerTemporal == null ? null : peerSpatial + peerTemporal;
+            return List.of(row(device, "vid-full", shape, full, fullFlops, ceilings, peerFull),
+                    row(device, "vid-spat", shape, spatial, spatialFlops, ceilings, peerSpatial),
+                    row(device, "vid-temp", shape, temporal, temporalFlops, ceilings, peerTemporal),
+                    row(device, "vid-s+t", shape, spatial + temporal, spatialFlops + temporalFlops, ceilings, peerPair));
         }
     }
 
-    private static BenchRow row(Device device, String op, String shape, double seconds, double flops, Ceilings ceilings) {
+    /** torch SDPA's seconds for {@code mode} (0 full, 1 spatial, 2 temporal); null when none ran. */
+    private static Double peer(Device device, int mode, Shape s, int reps) {
+        return TorchPeer.seconds(device, "video", reps, mode, s.frames(), s.patches(), s.heads(), s.dim()).orElse(null);
+    }
+
+    private static BenchRow row(Device device, String op, String shape, double seconds, double flops, Ceilings ceilings, Double peerSeconds) {
         return new BenchRow(op, device.kind().id(), "fp32", shape, flops / 1e9, "GFLOP", seconds, flops / seconds / 1e9, "GFLOP/s",
-                ceilings.fmaGflops(), "FMA peak", null, null);
+                ceilings.fmaGflops(), "FMA peak", peerSeconds == null ? null : "torch sdpa", peerSeconds);
     }
 
     private static Tensor random(Device device, Shape s, int salt) {
