@@ -38,7 +38,8 @@ __device__ void gelu_tanh(const T* x, T* y, long long n) {
     const float k = 0.7978845608028654f;  // sqrt(2/pi)
     for (long long i = global_thread(); i < n; i += grid_threads()) {
         const float v = load_f(x + i);
-        store_f(y + i, 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v))));
+        // = v / (1 + exp(-2z)): 1 + tanh(z) would cancel for very negative v
+        store_f(y + i, v / (1.0f + expf(-2.0f * k * (v + 0.044715f * v * v * v))));
     }
 }
 

@@ -38,15 +38,15 @@ VI vf silu(vf g) {  // g / (1 + exp(-g))
 #endif
 }
 
-VI vf gelu_tanh(vf v) {  // 0.5 v (1 + tanh(z)), tanh(z) = 1 - 2 / (exp(2z) + 1)
-  vf z = vmul(vset1(0.7978845608028654f), vfma(vmul(vset1(0.044715f), vmul(v, v)), v, v));
-  vf e = vexp(vadd(z, z));
+// 0.5 v (1 + tanh(z)) = v / (1 + exp(-2z)): no cancellation of 1 + tanh(z) for very negative v
+// (the formula as written loses every digit there in fp32); exp(-2z) = inf gives -0
+VI vf gelu_tanh(vf v) {
+  const vf z = vmul(vset1(0.7978845608028654f), vfma(vmul(vset1(0.044715f), vmul(v, v)), v, v));
 #ifdef GATUN_AVX512
-  vf t = vsub(vset1(1.0f), _mm512_div_ps(vset1(2.0f), vadd(e, vset1(1.0f))));
+  return _mm512_div_ps(v, vadd(vset1(1.0f), vexp(vmul(vset1(-2.0f), z))));
 #else
-  vf t = vsub(vset1(1.0f), _mm256_div_ps(vset1(2.0f), vadd(e, vset1(1.0f))));
+  return _mm256_div_ps(v, vadd(vset1(1.0f), vexp(vmul(vset1(-2.0f), z))));
 #endif
-  return vmul(vmul(vset1(0.5f), v), vadd(vset1(1.0f), t));
 }
 
 }  // namespace

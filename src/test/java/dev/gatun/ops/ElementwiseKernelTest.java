@@ -68,6 +68,25 @@ class ElementwiseKernelTest {
         }
     }
 
+    static List<Device> devices() { return TestDevices.all(); }
+
+    /** Where 1 + tanh(z) cancels in fp32 (x below about -3), GELU still keeps its digits. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("devices")
+    void geluKeepsItsDigitsForVeryNegativeInputs(Device device) {
+        float[] x = {-3f, -3.7f, -4.5f, -5.25f, -6f, -7.5f, -9f};
+        double[] expected = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double v = x[i];
+            expected[i] = v / (1 + Math.exp(-2 * Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
+        }
+        try (Tensor in = Tensor.of(device, DType.F32, x, x.length); Tensor out = Tensor.empty(device, DType.F32, x.length)) {
+            out.fillBytes((byte) 0xFF);
+            Ops.geluTanh(in, out);
+            Numerics.assertClose("gelu of very negative inputs " + device.description(), DType.F32, out.toFloatArray(), expected, null);
+        }
+    }
+
     @ParameterizedTest(name = "embedding {0} {1} n={2}")
     @MethodSource("cases")
     void embeddingGathersRowsExactly(Device device, DType dtype, int n) {
