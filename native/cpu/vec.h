@@ -162,6 +162,30 @@ VI void store_nt(F16, uint16_t* p, vf v) { _mm_stream_si128((__m128i*)p, to_f16(
 VI void store_nt(BF16, uint16_t* p, vf v) { _mm_stream_si128((__m128i*)p, to_bf16(v)); }
 #endif
 
+// c[0] r^(N-1) + ... + c[N-1] by Horner's rule, one FMA per coefficient
+template <int N>
+VI vf horner(vf r, const float (&c)[N]) {
+  vf p = vset1(c[0]);
+#pragma GCC unroll 8
+  for (int i = 1; i < N; ++i) p = vfma(p, r, vset1(c[i]));
+  return p;
+}
+
+// p * 2^n for integral n in [-150, 128], with correct overflow and underflow
+VI vf scale_pow2(vf p, vf n) {
+#ifdef GATUN_AVX512
+  return _mm512_scalef_ps(p, n);
+#else
+  // 2^n as two factors so n never leaves the normal exponent range
+  __m256i ni = _mm256_cvtps_epi32(n);
+  __m256i n1 = _mm256_srai_epi32(ni, 1);
+  __m256i n2 = _mm256_sub_epi32(ni, n1);
+  vf s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+  vf s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
+  return vmul(vmul(p, s1), s2);
+#endif
+}
+
 // expf for all lanes, ~1-2 ulp: n = round(x/ln2), r = x - n*ln2 (two-part ln2),
 // Cephes degree-6 polynomial on |r| <= ln2/2, then scale by 2^n.
 // x >= 89 -> +inf, x <= -104 (and -inf) -> 0, results in the subnormal range are rounded once, NaN -> NaN.
@@ -176,24 +200,10 @@ VI vf vexp(vf x) {
 #endif
   vf r = vfma(n, vset1(-0.693359375f), x);
   r = vfma(n, vset1(2.12194440e-4f), r);
-  vf p = vset1(1.9875691500e-4f);
-  p = vfma(p, r, vset1(1.3981999507e-3f));
-  p = vfma(p, r, vset1(8.3334519073e-3f));
-  p = vfma(p, r, vset1(4.1665795894e-2f));
-  p = vfma(p, r, vset1(1.6666665459e-1f));
-  p = vfma(p, r, vset1(5.0000001201e-1f));
+  vf p = horner(r, {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
+                    5.0000001201e-1f});
   p = vadd(vfma(p, vmul(r, r), r), vset1(1.0f));
-#ifdef GATUN_AVX512
-  return _mm512_scalef_ps(p, n);  // p * 2^n with correct overflow/underflow
-#else
-  // 2^n as two factors so n in [-150, 128] never leaves the normal exponent range
-  __m256i ni = _mm256_cvtps_epi32(n);
-  __m256i n1 = _mm256_srai_epi32(ni, 1);
-  __m256i n2 = _mm256_sub_epi32(ni, n1);
-  vf s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
-  vf s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
-  return vmul(vmul(p, s1), s2);
-#endif
+  return scale_pow2(p, n);
 }
 
 // 2^x for all lanes, ~1-2 ulp: n = round(x), r = x - n (exact), degree-7 Taylor polynomial of 2^r on
@@ -208,24 +218,9 @@ VI vf vexp2(vf x) {
   const vf n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #endif
   const vf r = vsub(x, n);
-  vf p = vset1(1.5252733804059841e-5f);
-  p = vfma(p, r, vset1(1.5403530393381608e-4f));
-  p = vfma(p, r, vset1(1.3333558146428443e-3f));
-  p = vfma(p, r, vset1(9.6181291076284772e-3f));
-  p = vfma(p, r, vset1(5.5504108664821580e-2f));
-  p = vfma(p, r, vset1(2.4022650695910071e-1f));
-  p = vfma(p, r, vset1(6.9314718055994531e-1f));
-  p = vfma(p, r, vset1(1.0f));
-#ifdef GATUN_AVX512
-  return _mm512_scalef_ps(p, n);
-#else
-  __m256i ni = _mm256_cvtps_epi32(n);
-  __m256i n1 = _mm256_srai_epi32(ni, 1);
-  __m256i n2 = _mm256_sub_epi32(ni, n1);
-  vf s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
-  vf s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, _mm256_set1_epi32(127)), 23));
-  return vmul(vmul(p, s1), s2);
-#endif
+  const vf p = horner(r, {1.5252733804059841e-5f, 1.5403530393381608e-4f, 1.3333558146428443e-3f, 9.6181291076284772e-3f,
+                          5.5504108664821580e-2f, 2.4022650695910071e-1f, 6.9314718055994531e-1f, 1.0f});
+  return scale_pow2(p, n);
 }
 
 // In-register W x W transpose: r[i] lane j <- r[j] lane i.
