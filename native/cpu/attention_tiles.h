@@ -6,8 +6,7 @@
 // by the query side (VarlenRows, VideoRows: where query i of a sequence and its output live) and a K/V
 // source (ContiguousSrc, PagedSrc, VideoSrc: how a key block's rows are fetched); the arithmetic of a row
 // is the same for all, so paged or strided results equal contiguous ones bit for bit. Sequences of
-// at most 32 queries take attention_lanes.h's lane groups (heads up to 80, keys up to 32) or
-// attention_short.h's path (keys up to NK) instead, in every entry alike.
+// at most 32 queries and NK keys take run_short (attention_short.h) instead, in every entry alike.
 //
 // A work item is up to kMaxSub tiles of MQ queries of one (sequence, head); it walks the visible key
 // blocks once, with an online softmax per query, and never materialises the S x S score matrix.
@@ -318,9 +317,6 @@ struct PagedKV {
       j += n;
     }
   }
-  inline __attribute__((always_inline)) long long at(int j) const { return ((long long)table[j / bs] * bs + j % bs) * ldk; }
-  inline __attribute__((always_inline)) const T* k_row(int j) const { return Kc + at(j); }
-  inline __attribute__((always_inline)) const T* v_row(int j) const { return Vc + at(j); }
   inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
     rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(Kc + o, Kb + r * D, D); });
     ld = D;
@@ -588,32 +584,24 @@ void prefetch_item(const TileArgs& a, const Rows& rows, const Src& src, const It
 }  // namespace GATUN_NS
 #pragma GCC visibility pop
 
-#include "attention_lanes.h"
 #include "attention_short.h"
 
 #pragma GCC visibility push(hidden)
 namespace GATUN_NS {
 namespace {
 
-// Runs the batch over the pool. Tile work item = (sequence, head, up to kMaxSub sub-tiles of MQ
-// queries): bigger items read each K/V block once for more queries; smaller ones when there would
-// be too few items for the threads. A short sequence is one item per head (attention_short.h), or
-// with small heads shares an item with W-1 other (sequence, head) pairs (attention_lanes.h). A
-// row's arithmetic is the same in any grouping.
+// Runs every tile of the batch over the pool. Work item = (sequence, head, up to kMaxSub sub-tiles
+// of MQ queries). Bigger items read each K/V block once for more queries; smaller ones when there
+// would be too few items for the threads. A row's arithmetic is the same in any grouping.
 template <class Rows, class Src>
 int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, int batch) {
-  std::vector<int> laned;  // the sequences that take attention_lanes.h's groups
   long long tiles_total = 0;
-  for (int b = 0; b < batch; ++b) {
-    if (lane_sequence(rows.len_q(b), src.len_k(b), a.D)) laned.push_back(b);
-    else tiles_total += (long long)a.hq * ((rows.len_q(b) + MQ - 1) / MQ);
-  }
+  for (int b = 0; b < batch; ++b) tiles_total += (long long)a.hq * ((rows.len_q(b) + MQ - 1) / MQ);
   int nsub = kMaxSub;
   while (nsub > 1 && tiles_total / nsub < 8LL * pool_threads()) --nsub;
   std::vector<Item> items;
   for (int b = 0; b < batch; ++b) {
     const int lq = rows.len_q(b), lk = src.len_k(b);
-    if (lane_sequence(lq, lk, a.D)) continue;
     const bool short_seq = short_sequence(lq, lk);  // one item per head: run_short takes every query
     for (int i0 = 0; i0 < lq; i0 += short_seq ? lq : nsub * MQ) {
       const int mq = std::min(nsub * MQ, lq - i0);
@@ -625,24 +613,13 @@ int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, 
   }
   // heaviest first for load balance; the order never changes a row's result
   std::stable_sort(items.begin(), items.end(), [](const Item& x, const Item& y) { return x.cost > y.cost; });
-  // laned sequences longest first, so that a group's lanes have similar lengths, and otherwise in
-  // (sequence, head) order: temporal video attention's lanes then read rows side by side
-  std::stable_sort(laned.begin(), laned.end(), [&](int x, int y) {
-    return std::make_pair(src.len_k(x), rows.len_q(x)) > std::make_pair(src.len_k(y), rows.len_q(y));
-  });
-  std::vector<LaneGroup> groups;
-  for (int b : laned)
-    for (int h = 0; h < a.hq; ++h) {
-      if (groups.empty() || groups.back().n == W) groups.push_back({});
-      LaneGroup& g = groups.back();
-      g.seq[g.n] = b, g.head[g.n] = h, ++g.n;
-    }
-  const long long need = std::max({items.empty() ? 0 : std::max(prefill_scratch(a.D, nsub), short_scratch(a.D)),
-                                   groups.empty() ? 0 : lane_scratch(a.D)});
+  const long long need = std::max(prefill_scratch(a.D, nsub), short_scratch(a.D));
   int failed = 0;
-  // each thread prefetches its next item (within its chunk) while the current one computes
-  auto tiles = [&](long long i0, long long i1) {
-    if (!scratch(need)) return __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
+  auto body = [&](long long i0, long long i1) {
+    if (!scratch(need)) {
+      __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
+      return;
+    }
     for (long long i = i0; i < i1; ++i)
       dispatch(dtype, [&](auto d) {
         if (i + 1 < i1) prefetch_item<decltype(d)>(a, rows, src, items[i + 1]);
@@ -651,19 +628,10 @@ int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, 
         else run_tile<decltype(d)>(a, rows, src, it);
       });
   };
-  auto lanes = [&](long long i0, long long i1) {
-    if (!scratch(need)) return __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
-    for (long long i = i0; i < i1; ++i)
-      dispatch(dtype, [&](auto d) {
-        if (i + 1 < i1) prefetch_group<decltype(d)>(a, rows, src, groups[i + 1]);
-        run_lanes<decltype(d)>(a, rows, src, groups[i]);
-      });
-  };
-  // many small items go in chunks, so each thread knows its next one; few large ones one at a
-  // time, for load balance
-  const int threads = pool_threads();
-  if (!items.empty()) parallel_for((long long)items.size(), std::max(1LL, (long long)items.size() / (32LL * threads)), tiles);
-  if (!groups.empty()) parallel_for((long long)groups.size(), std::max(1LL, (long long)groups.size() / (4LL * threads)), lanes);
+  // many small items (short sequences) go in chunks, so each thread knows its next item to
+  // prefetch; few large ones one at a time, for load balance
+  const long long grain = std::max(1LL, (long long)items.size() / (32LL * pool_threads()));
+  parallel_for((long long)items.size(), grain, body);
   return failed ? GATUN_CPU_ESHAPE : GATUN_CPU_OK;
 }
 

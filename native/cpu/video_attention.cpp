@@ -2,10 +2,10 @@
 // defines the sequences). Tokens [B, T, S, H, D] are read in place with strides: sequence z's video
 // token i is row base(z) + i*step, base(z) = (z / per)*outer + (z % per)*inner, behind an optional
 // text prefix of text_len rows. The tiles are the flash prefill's (attention_tiles.h): one sequence
-// per work item (the lanes of a tile share their keys, so a tile holds one sequence); sequences of
-// up to 32 tokens take attention_lanes.h's groups (W sequences, one per lane: temporal attention's
-// rows of one frame lie side by side) or attention_short.h's path, as in prefill, and a row's
-// arithmetic equals gatun_cpu_attention_prefill's on the gathered contiguous sequence bit for bit.
+// per work item (short temporal sequences are not packed into vector lanes, since the lanes of a
+// tile share their keys; sequences of up to 32 tokens take attention_short.h's path, as in
+// prefill), and a row's arithmetic equals gatun_cpu_attention_prefill's on the gathered contiguous
+// sequence bit for bit.
 #include "attention_tiles.h"
 
 namespace GATUN_NS {
