@@ -486,7 +486,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       float* Qt = tiles + 2LL * sb * D * MQ;
       float* Ot = Qt + D * MQ;
       // causal segments of the block: keys [s0, s1) are visible to query vectors v0 .. nv-1 only (a
-      // vector's last query sees up to key i0 + 16 v + 15 + off), so a diagonal block computes the
+      // vector's last query sees up to key i0 + W v + W - 1 + off), so a diagonal block computes the
       // scores and P.V products of those vectors alone; the skipped ones are masked, p = 0 exactly
       auto segments = [&](auto&& f) {
         for (int s0 = jb, v0 = 0; s0 < je; ++v0) {
