@@ -4,9 +4,9 @@
 // broadcast to one FMA. Here the lanes run over the head dim instead: each score block takes GB
 // queries x W/GB keys (a load of either feeds several FMAs, the W dot products reduced by one
 // tree), and P.V accumulates GB queries x kPvVectors vectors of d per V row (both from dots.h).
-// Exact softmax (every key is in one block), no rescaling. Measured in a C harness (AVX-512, 2 threads, fp32): temporal attention
-// of Latte's shape 1.44-1.65 -> 1.21-1.36 ms, of CogVideoX's 0.26-0.31 -> 0.23-0.24 ms; equal on
-// the AVX2 build, whose 16-query tiles are full.
+// Exact softmax (every key is in one block), no rescaling. Measured in a C harness (AVX-512, 2
+// threads, fp32): temporal attention of Latte's shape 1.44-1.65 -> 1.21-1.36 ms, of CogVideoX's
+// 0.26-0.31 -> 0.23-0.24 ms; equal on the AVX2 build, whose 16-query tiles are full.
 // A row's arithmetic depends only on its sequence, so prefill and video attention (which both
 // route a sequence here by its lengths alone) stay equal bit for bit on the same sequence.
 // Included by attention_tiles.h after the tiles (it uses their TileArgs, Item and key bounds).

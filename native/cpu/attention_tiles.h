@@ -465,6 +465,9 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
     }
   }
 
+  vf ones[QV];  // the P.V rescale of a causal segment after a block's first
+  for (int v = 0; v < QV; ++v) ones[v] = vset1(1.f);
+
   // key blocks aligned to absolute multiples of NK; every sub-tile that sees part of a block uses
   // the same K/V block while it is in cache
   for (int b = lo / NK * NK; b < hi; b += NK) {
@@ -536,8 +539,6 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       }
       // alpha scales Ot once, in the first segment; a vector that segment skips saw no key of the
       // block, so its alpha is exactly 1 (or its Ot still 0)
-      vf ones[QV];
-      for (int v = 0; v < QV; ++v) ones[v] = vset1(1.f);
       segments([&](int s0, int s1, int v0) {
         with_vectors(nv - v0, [&](auto n) {
           pv_block<n>(St + (s0 - jb) * MQ + v0 * W, s1 - s0, Vb + (s0 - ub) * D, D, D, Ot + v0 * W,
