@@ -6,7 +6,8 @@
 // tree), and P.V accumulates GB queries x kPvVectors vectors of d per V row (both from dots.h).
 // Exact softmax (every key is in one block), no rescaling. Measured in a C harness (AVX-512, 2
 // threads, fp32): temporal attention of Latte's shape 1.44-1.65 -> 1.21-1.36 ms, of CogVideoX's
-// 0.26-0.31 -> 0.23-0.24 ms; equal on the AVX2 build, whose 16-query tiles are full.
+// 0.26-0.31 -> 0.23-0.24 ms; equal on the AVX2 build, whose 16-query tiles are full. Q, K and V
+// rows are copied into zero-padded whole-vector rows: Latte's d72 rows 1.15-1.38 -> 1.02-1.15 ms.
 // A row's arithmetic depends only on its sequence, so prefill and video attention (which both
 // route a sequence here by its lengths alone) stay equal bit for bit on the same sequence.
 // Included by attention_tiles.h after the tiles (it uses their TileArgs, Item and key bounds).
@@ -25,9 +26,10 @@ constexpr int kShortGB = 4;  // queries per score / output block
 // a sequence the short path takes (every query sees at most the NK keys of one block)
 inline bool short_sequence(int len_q, int len_k) { return len_q <= kShortQ && len_k <= NK; }
 
-// scratch floats: S [kShortQ][NK], Kb and Vb [NK][D], Q and O [kShortQ][D rounded up to W]
+// scratch floats: S [kShortQ][NK], Kb and Vb [NK][Dp], Q and O [kShortQ][Dp], Dp = D rounded up to W.
+// Every row is padded with zeros to whole vectors, so the blocks read them with full loads only.
 inline long long short_scratch(int D) {
-  return (long long)kShortQ * NK + 2LL * NK * D + 2LL * kShortQ * ((D + W - 1) / W * W);
+  return (long long)kShortQ * NK + (2LL * NK + 2LL * kShortQ) * ((D + W - 1) / W * W);
 }
 
 // One short sequence's head: queries 0 .. len_q-1 of (it.seq, it.head)
@@ -42,8 +44,8 @@ void run_short(const TileArgs& a, const Rows& rows, const Src& src, const Item& 
   float* S = scratch(short_scratch(D));  // checked by the caller
   if (!S) return;
   float* Kb = S + kShortQ * NK;
-  float* Vb = Kb + NK * D;
-  float* Q = Vb + NK * D;
+  float* Vb = Kb + NK * Dp;
+  float* Q = Vb + NK * Dp;
   float* O = Q + (long long)nq * Dp;
   constexpr int lds = NK;
   int lo, hi;
@@ -51,21 +53,19 @@ void run_short(const TileArgs& a, const Rows& rows, const Src& src, const Item& 
   const int n = std::max(0, hi - lo);
   for (int i = 0; i < nq; ++i) {
     float* q = Q + (long long)i * Dp;
-    if (i < len_q) {
-      widen_row<Dt>(rows.template q_row<T>(it.seq, h, i), q, D);
-      for (int d = 0; d < D; ++d) q[d] *= a.scale;
-    }
-    for (int d = i < len_q ? D : 0; d < Dp; ++d) q[d] = 0.f;
+    if (i < len_q) widen_row_padded<Dt, true>(rows.template q_row<T>(it.seq, h, i), q, D, a.scale);
+    else
+      for (int d = 0; d < Dp; d += W) store(F32{}, q + d, vset1(0.f));
   }
+  // K and V rows copied even when fp32 in place: rows of a temporal sequence are whole pages apart
+  // and would share L1 sets, and padded rows take no masked loads. Products past D add exact zeros.
   if (n > 0) {
-    long long ldk;
-    const float* K = kv.k_block(lo, hi, Kb, ldk);
-    kv.v_block(lo, hi, Vb);
+    kv.kv_padded(lo, hi, Kb, Vb, Dp);
     // scores, GB queries x NT keys at a time; past the last key the block repeats key n-1 (its
     // scores land in lanes the softmax masks)
     for (int i = 0; i < nq; i += GB)
       for (int t = 0; t < n; t += NT)
-        dot_block<F32, GB>(Q + (long long)i * Dp, Dp, [&](int r) { return K + std::min(t + r, n - 1) * ldk; }, D,
+        dot_block<F32, GB>(Q + (long long)i * Dp, Dp, [&](int r) { return Kb + std::min(t + r, n - 1) * Dp; }, Dp,
                            S + i * lds + t, lds, [](int) {});
   }
   // softmax per query over its visible keys [jlo, jhi) (absolute key indices)
@@ -99,12 +99,12 @@ void run_short(const TileArgs& a, const Rows& rows, const Src& src, const Item& 
   }
   // O = P.V, then out = O / l and lse = m + log(l) (-inf and zeros where no key is visible)
   for (int i = 0; i < nq; i += GB)
-    pv_rows<F32, GB>(O + (long long)i * Dp, Dp, [&](int t) { return Vb + (long long)t * D; }, n, D, S + i * lds, lds,
-                     nullptr, [](int) {});
+    pv_rows<F32, GB>(O + (long long)i * Dp, Dp, [&](int t) { return Vb + (long long)t * Dp; }, n, Dp, S + i * lds,
+                     lds, nullptr, [](int) {});
   for (int i = 0; i < len_q; ++i) {
     const float inv = l[i] > 0.f ? 1.0f / l[i] : 0.f;
     float* o = O + (long long)i * Dp;
-    for (int d = 0; d < D; ++d) o[d] *= inv;
+    for (int d = 0; d < Dp; d += W) store(F32{}, o + d, vmul(load(F32{}, o + d), vset1(inv)));
     narrow_row<Dt>(o, rows.template out_row<T>(it.seq, h, i), D);
     if (float* L = rows.lse_row(it.seq, h, i)) *L = l[i] > 0.f ? m[i] + logf(l[i]) : -__builtin_inff();
   }

@@ -241,6 +241,8 @@ VI vf lane_index() {
 //   k_block(ub, ue, Kb, ld): pointer to fp32 K rows of keys [ub, ue), ld floats apart (in place, or
 //                            widened/gathered into Kb [NK][D] with ld = D)
 //   v_block(ub, ue, Vb):     V rows of keys [ub, ue) as contiguous fp32 rows in Vb [NK][D]
+//   kv_padded(ub, ue, Kb, Vb, ld): K and V rows of keys [ub, ue) as fp32 rows ld floats apart,
+//                            zero from D up to ld (whole vectors; the short path's blocks)
 //   prefetch(b0, b1, pfk, pfv): set up the L2 prefetch of keys [b0, b1) (may leave them empty)
 
 // K/V rows in up to two strided segments: keys 0 .. L-1 are the prefix (rows ldt apart from Kt/Vt;
@@ -273,6 +275,10 @@ struct SegmentKV {
   inline __attribute__((always_inline)) void v_block(int ub, int ue, float* Vb) const {
     // V rows Hkv*D apart (often 4 KiB) would all land in the same L1 sets during P.V: copy them
     for (int j = ub; j < ue; ++j) widen_row<Dt>(v_row(j), Vb + (j - ub) * D, D);
+  }
+  inline __attribute__((always_inline)) void kv_padded(int ub, int ue, float* Kb, float* Vb, int ld) const {
+    for (int j = ub; j < ue; ++j)
+      widen_row_padded<Dt>(k_row(j), Kb + (j - ub) * ld, D), widen_row_padded<Dt>(v_row(j), Vb + (j - ub) * ld, D);
   }
   // keys [b0, b1) into L2 at once (the first block of the next item)
   void prefetch_now(int b0, int b1) const {
@@ -324,6 +330,11 @@ struct PagedKV {
   }
   inline __attribute__((always_inline)) void v_block(int ub, int ue, float* Vb) const {
     rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(Vc + o, Vb + r * D, D); });
+  }
+  inline __attribute__((always_inline)) void kv_padded(int ub, int ue, float* Kb, float* Vb, int ld) const {
+    rows(ub, ue, [&](int r, long long o) {
+      widen_row_padded<Dt>(Kc + o, Kb + r * ld, D), widen_row_padded<Dt>(Vc + o, Vb + r * ld, D);
+    });
   }
   void prefetch_now(int b0, int b1) const {
     rows(b0, b1, [&](int, long long o) { prefetch_l2(Kc + o, D * (int)sizeof(T)), prefetch_l2(Vc + o, D * (int)sizeof(T)); });

@@ -100,6 +100,18 @@ VI void widen_row(const typename D::T* src, float* dst, int n) {
   if (i < n) store_tail(F32{}, dst + i, load_tail(D{}, src + i, n - i, 0.f), n - i);
 }
 
+// dst[0 .. Dp) = scale * src[0 .. n) widened to fp32 (Scaled) or unscaled, zeros up to Dp = n rounded
+// up to whole vectors: full-vector stores only, since the loads that soon read the row back cannot
+// take their data from a masked store (measured: d72 temporal attention 10-15% faster this way)
+template <class D, bool Scaled = false>
+VI void widen_row_padded(const typename D::T* src, float* dst, int n, float scale = 1.f) {
+  const vf s = vset1(scale);
+  auto put = [&](int i, vf x) { store(F32{}, dst + i, Scaled ? vmul(x, s) : x); };
+  int i = 0;
+  for (; i + W <= n; i += W) put(i, load(D{}, src + i));
+  if (i < n) put(i, load_tail(D{}, src + i, n - i, 0.f));
+}
+
 // dst[0 .. n) = src[0 .. n) rounded from fp32 to D
 template <class D>
 VI void narrow_row(const float* src, typename D::T* dst, int n) {

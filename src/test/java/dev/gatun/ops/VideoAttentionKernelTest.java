@@ -51,7 +51,8 @@ class VideoAttentionKernelTest {
                         new Case(Mode.JOINT, 2, 5, 17, 4, 2, 72, 7), new Case(Mode.JOINT, 1, 3, 3, 2, 1, 128, 5),
                         new Case(Mode.SPATIAL, 2, 3, 17, 4, 2, 128, 0), new Case(Mode.SPATIAL, 1, 5, 1, 2, 1, 64, 0),
                         new Case(Mode.TEMPORAL, 2, 17, 3, 2, 1, 64, 0), new Case(Mode.TEMPORAL, 1, 13, 9, 2, 2, 128, 0),
-                        new Case(Mode.TEMPORAL, 1, 1, 3, 2, 1, 72, 0), new Case(Mode.CAUSAL_TEMPORAL, 1, 33, 3, 4, 1, 64, 0),
+                        new Case(Mode.TEMPORAL, 1, 1, 3, 2, 1, 72, 0), new Case(Mode.TEMPORAL, 1, 16, 5, 2, 1, 72, 0),
+                        new Case(Mode.CAUSAL_TEMPORAL, 1, 33, 3, 4, 1, 64, 0),
                         new Case(Mode.CAUSAL_TEMPORAL, 1, 67, 2, 2, 2, 72, 0), new Case(Mode.CAUSAL_TEMPORAL, 2, 3, 17, 2, 1, 128, 0));
     }
 
