@@ -20,19 +20,19 @@ import java.util.concurrent.TimeUnit;
 final class TorchPeer {
     private static final String SCRIPT = """
             import sys, time, torch
-            op, threads, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+            op, threads, reps, floor = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
             torch.set_num_threads(threads)
             sdpa = torch.nn.functional.scaled_dot_product_attention
             if op == "linear":
-                m, n, k = map(int, sys.argv[4:7])
+                m, n, k = map(int, sys.argv[5:8])
                 x, w = torch.randn(m, k), torch.randn(n, k)
                 run = lambda: torch.nn.functional.linear(x, w)
             elif op == "prefill":
-                h, s, d, causal = map(int, sys.argv[4:8])
+                h, s, d, causal = map(int, sys.argv[5:9])
                 q, k, v = (torch.randn(1, h, s, d) for _ in range(3))
                 run = lambda: sdpa(q, k, v, is_causal=bool(causal))
             elif op == "video":
-                mode, t, s, h, d = map(int, sys.argv[4:9])  # mode 0 full 3D, 1 spatial, 2 temporal
+                mode, t, s, h, d = map(int, sys.argv[5:10])  # mode 0 full 3D, 1 spatial, 2 temporal
                 q, k, v = (torch.randn(1, t, s, h, d) for _ in range(3))
                 if mode == 0:
                     to = lambda x: x.reshape(1, t * s, h, d).transpose(1, 2)
@@ -45,13 +45,13 @@ final class TorchPeer {
                     back = lambda o: o.permute(2, 0, 1, 3).reshape(1, t, s, h, d)
                 run = lambda: back(sdpa(to(q), to(k), to(v)))
             else:
-                b, ctx, hq, hkv, d = map(int, sys.argv[4:9])
+                b, ctx, hq, hkv, d = map(int, sys.argv[5:10])
                 q = torch.randn(b, hq, 1, d)
                 k, v = (torch.randn(b, hkv, ctx, d) for _ in range(2))
                 run = lambda: sdpa(q, k, v, enable_gqa=True)
             run()
             times = []
-            for _ in range(reps):
+            while len(times) < reps or (sum(times) < floor and len(times) < 20000):
                 t0 = time.perf_counter(); run(); times.append(time.perf_counter() - t0)
             times.sort()
             print("torch=%s seconds=%.9f" % (torch.__version__, times[len(times) // 2]))
@@ -66,7 +66,8 @@ final class TorchPeer {
      */
     static Optional<Double> seconds(Device device, String op, int repetitions, int... args) {
         if (!(device instanceof CpuDevice cpu) || missing != null) return Optional.empty();
-        List<String> command = new ArrayList<>(List.of("python3", "-c", SCRIPT, op, Integer.toString(cpu.library().threads()), Integer.toString(repetitions)));
+        List<String> command = new ArrayList<>(List.of("python3", "-c", SCRIPT, op, Integer.toString(cpu.library().threads()), Integer.toString(repetitions),
+                Double.toString(Timing.MIN_SECONDS)));
         for (int a : args) command.add(Integer.toString(a));
         try {
             Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
