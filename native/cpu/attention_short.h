@@ -57,8 +57,9 @@ void run_short(const TileArgs& a, const Rows& rows, const Src& src, const Item& 
     else
       for (int d = 0; d < Dp; d += W) store(F32{}, q + d, vset1(0.f));
   }
-  // K and V rows copied even when fp32 in place: rows of a temporal sequence are whole pages apart
-  // and would share L1 sets, and padded rows take no masked loads. Products past D add exact zeros.
+  // K and V rows are copied even where fp32 could be read in place: rows of a temporal sequence are
+  // whole pages apart and would share L1 sets, and padded rows take no masked loads. Products past
+  // D add exact zeros.
   if (n > 0) {
     kv.kv_padded(lo, hi, Kb, Vb, Dp);
     // scores, GB queries x NT keys at a time; past the last key the block repeats key n-1 (its

@@ -580,8 +580,9 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
 }
 
 // The first query tile and key block of an item, into L2, issued while the item before it
-// computes: a short item (temporal video attention: 13-16 frames, rows a frame apart) would
-// otherwise spend most of its time waiting on misses no hardware prefetcher follows.
+// computes. Measured (C harness, 2 threads): a 7-sequence prefill of 300 tokens 2% faster with it,
+// s2048 and temporal video attention (whose next item's rows mostly share lines with this one's)
+// the same within noise.
 template <class Dt, class Rows, class Src>
 void prefetch_item(const TileArgs& a, const Rows& rows, const Src& src, const Item& it) {
   using T = typename Dt::T;

@@ -51,8 +51,9 @@ final class TorchPeer {
                 run = lambda: sdpa(q, k, v, enable_gqa=True)
             run()
             times = []
-            while len(times) < reps or (sum(times) < floor and len(times) < 20000):
-                t0 = time.perf_counter(); run(); times.append(time.perf_counter() - t0)
+            total = 0.0
+            while len(times) < reps or (total < floor and len(times) < 20000):
+                t0 = time.perf_counter(); run(); times.append(time.perf_counter() - t0); total += times[-1]
             times.sort()
             print("torch=%s seconds=%.9f" % (torch.__version__, times[len(times) // 2]))
             """;
