@@ -536,7 +536,9 @@ public final class OpenAiServer implements AutoCloseable {
         Double topP = optDouble(body, "top_p");
         Long topK = optLong(body, "top_k");
         Long seed = optLong(body, "seed");
-        if (temperature != null && !(temperature >= 0)) throw ApiException.invalid("temperature", "'temperature' must be >= 0 (0 = greedy), got " + temperature);
+        // bounded by float's range here, so that 1e40 is refused by name rather than as Infinity below
+        if (temperature != null && !(temperature >= 0 && temperature <= Float.MAX_VALUE))
+            throw ApiException.invalid("temperature", "'temperature' must be a finite number >= 0 (0 = greedy), got " + temperature);
         if (topP != null && !(topP > 0 && topP <= 1)) throw ApiException.invalid("top_p", "'top_p' must be in (0, 1], got " + topP);
         if (topK != null && (topK < -1 || topK > Integer.MAX_VALUE)) throw ApiException.invalid("top_k", "'top_k' must be >= 0 (0 or -1 = off), got " + topK);
         Sampling.Params params;

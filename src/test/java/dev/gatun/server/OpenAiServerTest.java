@@ -315,7 +315,10 @@ class OpenAiServerTest {
         assertError(post("/v1/completions", json("prompt", "x", "max_tokens", "ten")), 400, "'max_tokens' must be an integer");
         assertError(post("/v1/completions", json("prompt", "x", "max_tokens", 2.5)), 400, "'max_tokens' must be an integer");
         assertError(post("/v1/completions", json("prompt", "x", "temperature", "hot")), 400, "'temperature' must be a number");
-        assertError(post("/v1/completions", json("prompt", "x", "temperature", -1)), 400, "'temperature' must be >= 0");
+        assertError(post("/v1/completions", json("prompt", "x", "temperature", -1)), 400, "'temperature' must be a finite number >= 0");
+        Reply huge = post("/v1/completions", "{\"prompt\": \"x\", \"temperature\": 1e40}");
+        assertError(huge, 400, "got 1.0E40");
+        assertEquals("temperature", huge.body().get("error").get("param").asText());
         assertError(post("/v1/completions", json("prompt", "x", "top_p", 0)), 400, "'top_p'");
         assertError(post("/v1/completions", json("prompt", "x", "stream", "yes")), 400, "'stream' must be true or false");
         assertError(post("/v1/completions", json("prompt", "x", "stop", List.of(1, 2))), 400, "'stop'");
