@@ -48,7 +48,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code GET /metrics}: {@link Engine#metrics()} in the Prometheus text format;</li>
  *   <li>{@code POST /v1/completions}: {@code prompt} (a string, or a list of one string);</li>
  *   <li>{@code POST /v1/chat/completions}: {@code messages} ({@code [{role, content}]}; content a
- *       string or a list of {@code {"type":"text","text":...}} parts), rendered with
+ *       string or a list of {@code {"type":"text","text":...}} parts; required except on
+ *       assistant turns), rendered with
  *       {@link #renderChat the simple chat template}.</li>
  * </ul>
  * Both generation endpoints take {@code model} (optional; when given it must be this server's
@@ -597,7 +598,9 @@ public final class OpenAiServer implements AutoCloseable {
             JsonNode content = field(m, "content");
             StringBuilder text = new StringBuilder();
             if (content == null) {
-                // an assistant message may have no content
+                // only an assistant message may come without content (as in OpenAI's API)
+                if (!role.asText().equals("assistant"))
+                    throw ApiException.invalid(at + ".content", "'" + at + ".content' is required for a " + role.asText() + " message");
             } else if (content.isTextual()) text.append(content.asText());
             else if (content.isArray()) {
                 for (int j = 0; j < content.size(); j++) {

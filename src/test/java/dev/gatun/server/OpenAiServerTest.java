@@ -229,6 +229,13 @@ class OpenAiServerTest {
         List<Map<String, Object>> parts = List.of(Map.of("role", "system", "content", "Be brief."),
                 Map.of("role", "user", "content", List.of(Map.of("type", "text", "text", "Hi "), Map.of("type", "text", "text", "there"))));
         assertEquals(expected, streamed("/v1/chat/completions", json("messages", parts, "max_completion_tokens", 16, "temperature", 0, "stream", true), true, "length"));
+
+        // an assistant turn without content renders as an empty turn
+        List<Map<String, String>> turns = List.of(Map.of("role", "user", "content", "Hi"), Map.of("role", "assistant"), Map.of("role", "user", "content", "Hi there"));
+        Reply withEmptyTurn = post("/v1/chat/completions", json("messages", turns, "max_tokens", 4, "temperature", 0));
+        assertEquals(200, withEmptyTurn.status(), withEmptyTurn.text());
+        assertEquals(tokenizer.encode("<|user|>\nHi\n<|assistant|>\n\n<|user|>\nHi there\n<|assistant|>\n").length,
+                withEmptyTurn.body().get("usage").get("prompt_tokens").asInt());
     }
 
     @Test
@@ -326,6 +333,7 @@ class OpenAiServerTest {
         assertError(post("/v1/completions", json("max_tokens", 3)), 400, "'prompt' is required");
         assertError(post("/v1/chat/completions", json("messages", "hi")), 400, "'messages' must be a list");
         assertError(post("/v1/chat/completions", json("messages", List.of(Map.of("role", "wizard", "content", "x")))), 400, "messages[0].role");
+        assertError(post("/v1/chat/completions", json("messages", List.of(Map.of("role", "user")))), 400, "'messages[0].content' is required");
         assertError(post("/v1/chat/completions", json("prompt", "x")), 400, "'messages' is required");
         Reply unknown = post("/v1/completions", json("model", "gpt-4", "prompt", "x"));
         assertError(unknown, 404, "does not exist");
