@@ -64,46 +64,51 @@ class SamplingKernelTest {
         assertTrue(rank(logits, 2 * vocab, vocab, first[2]) < 40, "top-k 40 picks among the 40 largest");
     }
 
-    /** Frequencies over many steps follow temperature + top-k + top-p applied in double precision. */
+    /**
+     * Frequencies over many steps follow temperature + top-k + top-p applied in double precision:
+     * top-k and top-p together (top-p binding), and top-k alone.
+     */
     @Test
     void sampledFrequenciesFollowTheFilteredDistribution() {
-        float[] row = {2.0f, 1.5f, 1.4f, 0.3f, 0.2f, -1f, -3f, Float.NEGATIVE_INFINITY};
+        float[] row = {2.0f, 1.5f, 1.4f, 0.3f, 0.2f, -1f, -3f, Float.NEGATIVE_INFINITY};  // in descending order
+        for (Sampling.Params params : new Sampling.Params[] {new Sampling.Params(0.8f, 6, 0.9f, Seeds.of("chi")),
+                new Sampling.Params(1.0f, 3, 1.0f, Seeds.of("chi-top-k"))})
+            for (Device device : TestDevices.all()) checkFrequencies(device, row, params);
+    }
+
+    private static void checkFrequencies(Device device, float[] row, Sampling.Params params) {
         int vocab = row.length;
-        Sampling.Params params = new Sampling.Params(0.8f, 6, 0.9f, Seeds.of("chi"));
         double[] p = new double[vocab];
         double sum = 0;
-        for (int i = 0; i < vocab; i++) sum += p[i] = Math.exp(row[i] / 0.8);
-        Integer[] order = {0, 1, 2, 3, 4, 5, 6, 7};
+        for (int i = 0; i < vocab; i++) sum += p[i] = Math.exp(row[i] / params.temperature());
         double mass = 0, keptMass = 0;
         boolean[] kept = new boolean[vocab];
-        for (int j = 0; j < 6; j++) keptMass += p[order[j]] / sum;          // top-k 6
-        for (int j = 0; j < 6 && mass < 0.9 * keptMass; j++) {             // then top-p over the renormalised top-k
-            kept[order[j]] = true;
-            mass += p[order[j]] / sum;
+        for (int j = 0; j < params.topK(); j++) keptMass += p[j] / sum;                  // top-k
+        for (int j = 0; j < params.topK() && mass < params.topP() * keptMass; j++) {   // then top-p over the renormalised top-k
+            kept[j] = true;
+            mass += p[j] / sum;
         }
-        for (Device device : TestDevices.all()) {
-            int n = device.kind() == dev.gatun.device.DeviceKind.CPU ? 20_000 : TestDevices.small() ? 300 : 2000;
-            float[] logits = new float[n * vocab];
-            for (int b = 0; b < n; b++) System.arraycopy(row, 0, logits, b * vocab, vocab);
-            Sampling.Params[] all = new Sampling.Params[n];
-            Arrays.fill(all, params);
-            long[] steps = new long[n];
-            for (int b = 0; b < n; b++) steps[b] = b;
-            int[] counts = new int[vocab];
-            for (int t : sample(device, logits, vocab, all, steps)) counts[t]++;
-            double chi = 0;
-            int df = -1;
-            for (int i = 0; i < vocab; i++) {
-                if (!kept[i]) {
-                    assertEquals(0, counts[i], "token " + i + " is outside the top-k/top-p set");
-                    continue;
-                }
-                double expectedCount = n * p[i] / sum / mass;
-                chi += (counts[i] - expectedCount) * (counts[i] - expectedCount) / expectedCount;
-                df++;
+        int n = device.kind() == dev.gatun.device.DeviceKind.CPU ? 20_000 : TestDevices.small() ? 300 : 2000;
+        float[] logits = new float[n * vocab];
+        for (int b = 0; b < n; b++) System.arraycopy(row, 0, logits, b * vocab, vocab);
+        Sampling.Params[] all = new Sampling.Params[n];
+        Arrays.fill(all, params);
+        long[] steps = new long[n];
+        for (int b = 0; b < n; b++) steps[b] = b;
+        int[] counts = new int[vocab];
+        for (int t : sample(device, logits, vocab, all, steps)) counts[t]++;
+        double chi = 0;
+        int df = -1;
+        for (int i = 0; i < vocab; i++) {
+            if (!kept[i]) {
+                assertEquals(0, counts[i], "token " + i + " is outside the top-k/top-p set of " + params);
+                continue;
             }
-            assertTrue(chi < 35.9, device.description() + ": chi-square " + chi + " with " + df + " degrees of freedom (p < 1e-6 bound for 5)");
+            double expectedCount = n * p[i] / sum / mass;
+            chi += (counts[i] - expectedCount) * (counts[i] - expectedCount) / expectedCount;
+            df++;
         }
+        assertTrue(chi < 35.9, device.description() + ", " + params + ": chi-square " + chi + " with " + df + " degrees of freedom (p < 1e-6 bound for 5)");
     }
 
     @Test
