@@ -74,6 +74,10 @@ class DiffusionKernelTest {
             double xScale = kind.sigmaSpace() ? sampler.initNoiseSigma() : 1;
             float[] x = Reference.rounded(Seeds.gaussian(random, n * len, xScale), dtype);
             float[] model = Reference.rounded(Seeds.gaussian(random, (cfgOn ? 2 : 1) * n * len, 1), dtype);
+            if (mode == 0) {  // sample 0's prediction is constant: the rescale has no spread to match and leaves it alone
+                java.util.Arrays.fill(model, 0, len, 0.75f);
+                java.util.Arrays.fill(model, n * len, (n + 1) * len, 0.75f);
+            }
             float[] prev = Reference.rounded(Seeds.gaussian(random, n * len, 1), dtype);
             boolean dpm = kind == SamplerKind.DPMPP_2M;
             DiffusionOps.SampleStep[] st = new DiffusionOps.SampleStep[n];
@@ -125,7 +129,8 @@ class DiffusionKernelTest {
                 }
             }
             if (g != null && g.rescale() > 0) {  // Lin et al. 2023 eq. 15-16, per sample
-                double f = 1 - g.rescale() + g.rescale() * std(cond) / std(m);
+                double spread = std(m);
+                double f = spread > 0 ? 1 - g.rescale() + g.rescale() * std(cond) / spread : 1;
                 for (int j = 0; j < len; j++) m[j] = r.applyAsDouble(m[j] * f);
             }
             long sd = seed + s;
