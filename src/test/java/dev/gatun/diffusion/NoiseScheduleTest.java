@@ -84,6 +84,52 @@ class NoiseScheduleTest {
         assertArrayEquals(new double[] {1, 0.75, 0.5, 0.25, 0}, NoiseSchedule.flowSigmas(4, 1), 1e-15);
     }
 
+    /**
+     * Each sampler's timesteps, σs and ᾱs are the schedule's at the spaced timesteps: integer
+     * timesteps for DDPM/DDIM and DPM++ 2M, fractional ones (σ interpolated) for Euler, Karras σs
+     * mapped back to timesteps, σ times the training steps for flow matching; and the initial
+     * noise scale.
+     */
+    @Test
+    void eachSamplerTakesItsStepsFromTheSchedule() {
+        NoiseSchedule sd = NoiseSchedule.stableDiffusion();
+        int n = 7;  // linspace over 999 in 6 intervals: fractional timesteps
+        double[] t = sd.timesteps(n, NoiseSchedule.Spacing.LINSPACE, 0);
+        assertTrue(t[1] != Math.rint(t[1]), "the spacing gives fractional timesteps");
+        for (SamplerKind kind : new SamplerKind[] {SamplerKind.EULER, SamplerKind.DPMPP_2M})
+            for (boolean karras : new boolean[] {false, true}) {
+                SamplerConfig cfg = SamplerConfig.of(kind, PredictionType.EPSILON, n).withSpacing(NoiseSchedule.Spacing.LINSPACE, 0).withKarras(karras);
+                DiffusionSampler sm = DiffusionSampler.create(cfg, sd, 1, 0);
+                double[] ts = sm.timesteps(), sg = sm.sigmas();
+                String what = kind + (karras ? " karras" : "");
+                assertEquals(n + 1, sg.length, what);
+                assertEquals(0, sg[n], 0, what + ": the last sigma");
+                double[] expected = karras ? NoiseSchedule.karrasSigmas(sd.sigmaAt(t[n - 1]), sd.sigmaAt(t[0]), n, 7.0) : null;
+                for (int i = 0; i < n; i++) {
+                    double ti = karras ? sd.timestepOf(expected[i]) : kind == SamplerKind.DPMPP_2M ? Math.rint(t[i]) : t[i];
+                    assertEquals(ti, ts[i], 1e-9, what + " timestep " + i);
+                    assertEquals(karras ? expected[i] : sd.sigmaAt(ti), sg[i], 1e-12 * sg[i], what + " sigma " + i);
+                }
+                // Euler works on σ-scaled latents; DPM++ on the VP latents (diffusers: init_noise_sigma 1)
+                assertEquals(kind.sigmaSpace() ? Math.sqrt(sg[0] * sg[0] + 1) : 1, sm.initNoiseSigma(), 1e-12, what + ": init noise sigma");
+            }
+        DiffusionSampler ddim = DiffusionSampler.create(SamplerConfig.of(SamplerKind.DDIM, PredictionType.EPSILON, n)
+                .withSpacing(NoiseSchedule.Spacing.LINSPACE, 0), sd, 1, 0);
+        for (int i = 0; i < n; i++) {
+            assertEquals(Math.rint(t[i]), ddim.timesteps()[i], 0, "DDIM timestep " + i);
+            assertEquals(sd.alphaCumprod((int) Math.rint(t[i])), ddim.alphaCumprod(i), 0, "DDIM alpha_cumprod " + i);
+            assertEquals(i + 1 < n ? sd.alphaCumprod((int) Math.rint(t[i + 1])) : 1, ddim.alphaCumprodNext(i), 0, "DDIM target alpha_cumprod " + i);
+        }
+        assertEquals(1, ddim.initNoiseSigma(), 0);
+        for (NoiseSchedule schedule : new NoiseSchedule[] {null, NoiseSchedule.of(NoiseSchedule.BetaSchedule.LINEAR, 500, 1e-4, 0.02)}) {
+            DiffusionSampler flow = DiffusionSampler.create(SamplerConfig.of(SamplerKind.FLOW_EULER, PredictionType.FLOW, n).withFlowShift(3), schedule, 1, 0);
+            double[] fs = NoiseSchedule.flowSigmas(n, 3);
+            int trainSteps = schedule == null ? 1000 : 500;
+            for (int i = 0; i < n; i++) assertEquals(fs[i] * trainSteps, flow.timesteps()[i], 1e-9, "flow timestep " + i + " of " + trainSteps);
+            assertEquals(1, flow.initNoiseSigma(), 0);
+        }
+    }
+
     @Test
     void badArgumentsAreRejectedWithClearMessages() {
         assertMessage("trainSteps must be >= 2", () -> NoiseSchedule.of(NoiseSchedule.BetaSchedule.LINEAR, 1, 1e-4, 0.02));

@@ -75,6 +75,20 @@ class SafetensorsTest {
         }
     }
 
+    /** A conversion larger than the loader's staging buffer (2^20 elements) lands every chunk at its offset. */
+    @ParameterizedTest(name = "chunked conversion on {0}")
+    @MethodSource("devices")
+    void conversionLargerThanOneStagingBuffer(Device device) {
+        float[] values = Seeds.gaussian(Seeds.random("safetensors-chunks"), (1 << 20) * 2 + 7, 1);
+        Path file = dir.resolve("big.safetensors");
+        Safetensors.write(file, Map.of("w", HostTensor.of(DType.BF16, values, values.length)), Map.of());
+        try (Safetensors st = Safetensors.open(file); Tensor t = st.load("w", device, DType.F32)) {
+            float[] got = t.toFloatArray();
+            for (int i = 0; i < values.length; i++)
+                if (got[i] != DType.BF16.round(values[i])) assertEquals(DType.BF16.round(values[i]), got[i], 0, "element " + i);
+        }
+    }
+
     @Test
     void shardedCheckpointWithIndex() throws Exception {
         Map<String, HostTensor> tensors = new LinkedHashMap<>();
