@@ -104,6 +104,9 @@ final class Scheduler {
             Sequence s = running.get(i);
             if (s.isPrefilling()) continue;
             int feed = 1 + (s.proposal == null ? 0 : s.proposal.tokens().length);
+            // tokens the cache holds beyond the scheduler's count (a rejected proposal not given back)
+            // would be hashed into prefix-cache blocks that other requests reuse
+            assert kv.length(s.id) == s.kvLength : "sequence " + s.id + ": the KV cache holds " + kv.length(s.id) + " tokens, the scheduler " + s.kvLength;
             boolean preemptedItself = false;
             while (s.kvLength < s.length() - 1 + feed) {
                 int position = s.kvLength;

@@ -51,4 +51,19 @@ class StreamingTextTest {
         assertEquals("", half.push(0xC3), "the first byte of 'ü' alone is not text yet");
         assertEquals("ü", half.push(0xBC));
     }
+
+    @Test
+    void aStopAtTheStartAndTokensPastTheVocabulary() {
+        StreamingText t = new StreamingText(tokenizer, List.of("ab"));
+        assertEquals("", pushAll(t, "ab"));
+        assertTrue(t.stopped(), "a stop string that is the whole text so far");
+        assertEquals("", t.text());
+
+        // a model's vocabulary may be padded past the tokenizer's: such tokens add no text
+        StreamingText padded = new StreamingText(tokenizer, List.of());
+        assertEquals("", padded.push(tokenizer.vocabSize()));
+        assertEquals("", padded.push(-1));
+        assertEquals("x", padded.push('x'));
+        assertEquals("x", padded.text());
+    }
 }
