@@ -347,6 +347,16 @@ class OpenAiServerTest {
         Reply overflow = post("/v1/completions", json("prompt", "x".repeat(150), "max_tokens", 150));
         assertError(overflow, 400, "exceeds the model's context");
         assertEquals("context_length_exceeded", overflow.body().get("error").get("code").asText());
+        // the limits are inclusive: a prompt of exactly the limit whose max_tokens exactly fill the context
+        String longest = "x".repeat(200);
+        assertEquals(200, tokenizer.encode(longest).length);
+        Reply fits = post("/v1/completions", json("prompt", longest, "max_tokens", CONTEXT - 200, "temperature", 0, "ignore_eos", true));
+        assertEquals(200, fits.status(), fits.text());
+        assertEquals(CONTEXT - 200, fits.body().get("usage").get("completion_tokens").asInt());
+        assertError(post("/v1/completions", json("prompt", longest, "max_tokens", CONTEXT - 200 + 1)), 400, "exceeds the model's context");
+        Reply most = post("/v1/completions", json("prompt", "x", "max_tokens", MAX_TOKENS, "temperature", 0, "ignore_eos", true));
+        assertEquals(200, most.status(), most.text());
+        assertEquals(MAX_TOKENS, most.body().get("usage").get("completion_tokens").asInt());
         stillServing();
 
         // API key, unknown paths, wrong methods
