@@ -86,33 +86,6 @@ class RowOpsKernelTest {
         }
     }
 
-    /**
-     * Outputs of 64 MiB and more go out with streaming stores (native/cpu/rows.h), each row's
-     * unaligned head first: softmax and RMSNorm on a 4200 x 4097 fp32 matrix on the cpu device
-     * (the emu devices run the same kernels at every size).
-     */
-    @org.junit.jupiter.api.Test
-    void largeOutputsOnTheCpuDevice() {
-        List<Device> cpus = TestDevices.all().stream().filter(d -> d.kind() == dev.gatun.device.DeviceKind.CPU).toList();
-        org.junit.jupiter.api.Assumptions.assumeFalse(cpus.isEmpty(), "this run has no cpu device (-Dgatun.test.devices)");
-        Shape shape = new Shape(4200, 4097, 0, false);
-        Random random = Seeds.random("large-rows");
-        float[] x = Seeds.gaussian(random, shape.rows * shape.cols, 2);
-        float[] w = Seeds.gaussian(random, shape.cols, 1);
-        double[] softmax = Reference.softmax(x, shape.rows, shape.cols), rms = Reference.rmsNorm(x, w, 0.25f, shape.rows, shape.cols);
-        float[] softmaxNaive = Reference.softmaxNaive(x, shape.rows, shape.cols, DType.F32);
-        float[] rmsNaive = Reference.rmsNormNaive(x, w, 0.25f, shape.rows, shape.cols, DType.F32);
-        for (Device cpu : cpus)
-            try (Tensor in = input(cpu, DType.F32, x, shape); Tensor weight = Tensor.of(cpu, DType.F32, w, shape.cols);
-                 Tensor out = poisoned(cpu, DType.F32, shape)) {
-                Ops.softmax(in, out);
-                Numerics.assertClose("softmax " + cpu.description() + " " + shape, DType.F32, out.toFloatArray(), softmax, softmaxNaive);
-                out.fillBytes((byte) 0xFF);
-                Ops.rmsNorm(in, weight, 0.25f, out);
-                Numerics.assertClose("rmsNorm " + cpu.description() + " " + shape, DType.F32, out.toFloatArray(), rms, rmsNaive);
-            }
-    }
-
     /** The input as the op will see it: contiguous, a strided column slice of a wider tensor, or rank 3. */
     private static Tensor input(Device device, DType dtype, float[] x, Shape shape) {
         if (shape.pad > 0) {
