@@ -128,4 +128,22 @@ class VideoDitTest {
         assertEquals(c, VideoDitConfig.fromJson(c.toJson()));
         assertArrayEquals(new long[] {32, 32}, VideoDit.weightShapes(c).get("blocks.1.attn.proj.weight"));
     }
+
+    @Test
+    void configSizesBelowOneAreRefusedByName() {
+        VideoDitConfig c = TinyVideoDit.config(true);
+        for (String key : new String[] {"in_channels", "hidden_size", "num_layers", "num_attention_heads", "mlp_hidden_size", "frequency_embedding_size"}) {
+            var zero = c.toJson().put(key, 0);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> VideoDitConfig.fromJson(zero), key);
+            assertTrue(e.getMessage().contains(key + " must be >= 1, got 0"), e.getMessage());
+        }
+        for (int axis = 0; axis < 3; axis++) {
+            var zero = c.toJson();
+            ((com.fasterxml.jackson.databind.node.ArrayNode) zero.get("patch_size")).set(axis, 0);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> VideoDitConfig.fromJson(zero));
+            assertTrue(e.getMessage().contains("patch_size[" + axis + "] must be >= 1, got 0"), e.getMessage());
+        }
+        var negative = c.toJson().put("num_conditions", -1);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> VideoDitConfig.fromJson(negative)).getMessage().contains("num_conditions must be >= 0"));
+    }
 }

@@ -46,8 +46,10 @@ class KvBlockManagerTest {
         }
 
         void assertHolds(KvBlockManager m, long seq, List<Integer> tokens, int computed) {
+            int[] table = m.blockTable(seq);  // what the attention kernels read through
             for (int p = 0; p < computed; p++) {
                 long slot = m.slot(seq, p);
+                assertEquals((long) table[p / blockSize] * blockSize + p % blockSize, slot, "block table vs slot of token " + p);
                 assertEquals((int) tokens.get(p), slots[(int) (slot / blockSize)][(int) (slot % blockSize)],
                         "sequence " + seq + " token " + p + Seeds.replay());
             }
@@ -211,5 +213,22 @@ class KvBlockManagerTest {
         List<Long> keys = new ArrayList<>(live.keySet());
         keys.sort(null);
         return keys.get(random.nextInt(keys.size()));
+    }
+
+    @Test
+    void smallestPoolsAndTheEdgesOfASequence() {
+        KvBlockManager m = new KvBlockManager(1, 1, true);  // one block of one token: the smallest valid pool
+        assertNotNull(m.admit(1, new int[] {7}));
+        assertEquals(0, m.availableBlocks());
+        assertEquals(0, m.slot(1, 0));
+        var e = assertThrows(IllegalArgumentException.class, () -> m.slot(1, 1));
+        assertTrue(e.getMessage().contains("has no token 1"), e.getMessage());
+        m.markComputed(1, 1);
+        m.free(1);
+        KvBlockManager.Stats s = m.stats();
+        assertEquals(1, s.cachedBlocks(), "the full block stays cached for reuse");
+        assertEquals(s.freeBlocks() + s.cachedBlocks(), m.availableBlocks(), "cached blocks can be evicted, so they count as available");
+        assertEquals(1, m.availableBlocks());
+        m.checkInvariants();
     }
 }

@@ -60,6 +60,16 @@ class LlamaConfigTest {
     }
 
     @Test
+    void sizesBelowOneAreRefusedByName() {
+        for (String key : new String[] {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "head_dim", "vocab_size", "max_position_embeddings"}) {
+            ObjectNode zero = minimal().put(key, 0);
+            var e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(zero), key);
+            assertTrue(e.getMessage().contains(key + " must be >= 1, got 0"), e.getMessage());
+        }
+    }
+
+    @Test
     void rejectsWhatItCannotRun() {
         ObjectNode yarn = minimal();
         yarn.putObject("rope_scaling").put("rope_type", "yarn").put("factor", 4.0);
