@@ -100,19 +100,36 @@ class MainTest {
     @Test
     void generateHelpAndClearErrors() throws Exception {
         assertTrue(run("generate", "--help").contains("--max-tokens"));
-        assertGenerateError("--model DIR is required", "generate", "hello");
-        assertGenerateError("does not exist", "generate", "--model", tmp.resolve("nowhere").toString(), "hello");
+        assertCliError("--model DIR is required", "generate", "hello");
+        assertCliError("does not exist", "generate", "--model", tmp.resolve("nowhere").toString(), "hello");
         Path model = TinyModels.write(Files.createDirectories(tmp.resolve("m")), TinyModels.config(300, 64), 1);
-        assertGenerateError("exactly one prompt", "generate", "--model", model.toString(), "--device", "cpu");
-        assertGenerateError("temperature", "generate", "--model", model.toString(), "--device", "cpu", "--temperature", "-1", "hi");
-        assertGenerateError("needs a number", "generate", "--model", model.toString(), "--temperature", "hot", "hi");
-        assertGenerateError("exceeds the model's context of 64", "generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "100", "hi");
-        assertGenerateError("unknown option --frob", "generate", "--model", model.toString(), "--frob", "1", "hi");
+        assertCliError("exactly one prompt", "generate", "--model", model.toString(), "--device", "cpu");
+        assertCliError("temperature", "generate", "--model", model.toString(), "--device", "cpu", "--temperature", "-1", "hi");
+        assertCliError("needs a number", "generate", "--model", model.toString(), "--temperature", "hot", "hi");
+        assertCliError("exceeds the model's context of 64", "generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "100", "hi");
+        assertCliError("unknown option --frob", "generate", "--model", model.toString(), "--frob", "1", "hi");
         Path empty = Files.createDirectories(tmp.resolve("empty"));
-        assertGenerateError("no config.json", "generate", "--model", empty.toString(), "hi");
+        assertCliError("no config.json", "generate", "--model", empty.toString(), "hi");
     }
 
-    private static void assertGenerateError(String part, String... args) {
+    /** serve's options are checked before anything is loaded or bound. */
+    @Test
+    void serveHelpAndClearErrors() {
+        assertTrue(run("serve", "--help").contains("--max-sequences"));
+        assertCliError("--port must be >= 0, got -1", "serve", "--port", "-1");
+        assertCliError("--port must be in [0, 65535], got 65536", "serve", "--port", "65536");
+        assertCliError("--max-tokens must be >= 1, got 0", "serve", "--max-tokens", "0");
+        assertCliError("--max-prompt-tokens needs a whole number, got 'many'", "serve", "--max-prompt-tokens", "many");
+        assertCliError("--max-body-bytes must be >= 1", "serve", "--max-body-bytes", "0");
+        assertCliError("--kv-cache-mib must be >= 1", "serve", "--kv-cache-mib", "0");
+        assertCliError("--max-sequences must be >= 1", "serve", "--max-sequences", "0");
+        assertCliError("--api-key must not be blank", "serve", "--api-key", " ");
+        assertCliError("--port needs a value", "serve", "--port");
+        assertCliError("unexpected argument 'model'", "serve", "model");
+        assertCliError("unknown option --frob", "serve", "--frob", "1");
+    }
+
+    private static void assertCliError(String part, String... args) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Main.run(List.of(args), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
         assertTrue(e.getMessage().contains(part), "'" + e.getMessage() + "' should say '" + part + "'");
