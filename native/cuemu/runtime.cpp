@@ -750,7 +750,8 @@ struct Worker {
           case kShflIdx: src = seg + (a & (wd - 1)); break;
           case kShflUp: src = (l - seg) >= a ? l - a : l; break;
           case kShflDown: src = (l - seg) + a < wd ? l + a : l; break;
-          case kShflXor: src = ((l ^ a) & ~(wd - 1)) == seg ? (l ^ a) : l; break;
+          // as PTX's shfl.bfly clamp: a lane of an earlier segment may be read, a later one not
+          case kShflXor: src = (unsigned(l) ^ unsigned(a)) <= unsigned(seg + wd - 1) ? (l ^ a) : l; break;
         }
         if (src < 0 || src > 31 || !(m >> src & 1u)) {
           Fiber* lf = fibers[wi * 32 + l];

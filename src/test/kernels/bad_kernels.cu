@@ -1,7 +1,8 @@
-// bad_kernels.cu — kernels with deliberate runtime bugs (and one correct twin) that the
-// test suite launches to prove cuemu's checks fire. Each is legal CUDA and compiles
-// with nvcc; the bug only shows when it runs. Launch: 32..256 threads (a multiple of
-// 32), 1..2 blocks, no dynamic shared memory. Test-only: never shipped in kernels/.
+// bad_kernels.cu — kernels with deliberate runtime bugs (and correct twins) that the
+// test suite launches to prove cuemu's checks fire and its warp semantics are CUDA's. Each
+// is legal CUDA and compiles with nvcc; the bug only shows when it runs. Launch: 32..256
+// threads (a multiple of 32), 1..2 blocks, no dynamic shared memory. Test-only: never
+// shipped in kernels/.
 //
 // What each one must trigger (and what the correct one must produce):
 //   test_divergent_syncthreads  __syncthreads reached at two different call sites
@@ -12,6 +13,10 @@
 //   test_oob_shared             s[index] on a __shared__ float[64] (index >= 64 is OOB)
 //   test_oob_global             out[i] = in[i+1], i < n: reads in[n], one past the end
 //   test_trap                   thread 5 of each block calls __trap()
+//   test_shfl_outside_mask      lanes 0..15 (mask 0xffff) read lane 20 with __shfl_sync
+//   test_shfl_mask_without_self lane 0 calls __shfl_sync with a mask that leaves it out
+//   test_shuffles               correct: out[4l..4l+3] = the four shuffles of v = 10*lane + 1
+//                               with (width, arg), for comparison with CUDA's lane rules
 #include "cuemu/prelude.h"
 
 extern "C" __global__ void test_divergent_syncthreads(float* out) {
@@ -96,3 +101,30 @@ extern "C" __global__ void test_trap(float* out) {
     out[blockIdx.x * (long long)blockDim.x + t] = 1.0f;
 }
 CUEMU_EXPORT(test_trap);
+
+extern "C" __global__ void test_shfl_outside_mask(float* out) {
+    const int t = threadIdx.x;
+    float v = static_cast<float>(t);
+    if (t % kWarp < 16) v = __shfl_sync(0x0000ffffu, v, 20);
+    out[blockIdx.x * (long long)blockDim.x + t] = v;
+}
+CUEMU_EXPORT(test_shfl_outside_mask);
+
+extern "C" __global__ void test_shfl_mask_without_self(float* out) {
+    const int t = threadIdx.x;
+    float v = static_cast<float>(t);
+    if (t % kWarp == 0) v = __shfl_sync(0x2u, v, 1);
+    out[blockIdx.x * (long long)blockDim.x + t] = v;
+}
+CUEMU_EXPORT(test_shfl_mask_without_self);
+
+extern "C" __global__ void test_shuffles(int* out, int width, int arg) {
+    const int t = threadIdx.x;
+    const int v = 10 * (t % kWarp) + 1;
+    int* o = out + 4 * (blockIdx.x * (long long)blockDim.x + t);
+    o[0] = __shfl_sync(0xffffffffu, v, arg, width);
+    o[1] = __shfl_up_sync(0xffffffffu, v, static_cast<unsigned>(arg), width);
+    o[2] = __shfl_down_sync(0xffffffffu, v, static_cast<unsigned>(arg), width);
+    o[3] = __shfl_xor_sync(0xffffffffu, v, arg, width);
+}
+CUEMU_EXPORT(test_shuffles);

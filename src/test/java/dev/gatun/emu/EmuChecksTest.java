@@ -81,6 +81,61 @@ class EmuChecksTest {
         }
     }
 
+    @Test
+    void shuffleOfALaneOutsideTheMaskIsReported() {
+        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
+            EmuLaunchException e = failure("test_shfl_outside_mask", 32, out);
+            assertTrue(e.getMessage().contains("reads lane 20, which is not in the mask 0x0000ffff"), e.getMessage());
+        }
+        stillWorks();
+    }
+
+    @Test
+    void aMaskWithoutTheCallerIsReported() {
+        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
+            EmuLaunchException e = failure("test_shfl_mask_without_self", 32, out);
+            assertTrue(e.getMessage().contains("excludes itself"), e.getMessage());
+        }
+        stillWorks();
+    }
+
+    @Test
+    void gridsAndBlocksBeyondCudasLimitsAreRefused() {
+        Kernel trap = new Kernel("bad_kernels", "test_trap");
+        try (Tensor out = Tensor.empty(emu, DType.F32, 64)) {
+            var grid = assertThrows(EmuLaunchException.class, () -> emu.launch(trap, new Dim3(1, 65536, 1), Dim3.of(32), 0, emu.defaultStream(), out));
+            assertTrue(grid.getMessage().contains("invalid grid (1,65536,1)"), grid.getMessage());
+            var block = assertThrows(EmuLaunchException.class, () -> emu.launch(trap, Dim3.of(1), new Dim3(1, 1, 65), 0, emu.defaultStream(), out));
+            assertTrue(block.getMessage().contains("invalid block (1,1,65)"), block.getMessage());
+        }
+        stillWorks();
+    }
+
+    /**
+     * The four shuffles against CUDA's lane rules for every width: idx reads lane (srcLane mod
+     * width) of the caller's segment; up and down read within the segment, else the caller's own
+     * value; xor reads lane ^ laneMask unless that lies in a later segment (an earlier one is
+     * allowed, as PTX's shfl.bfly clamps only from above).
+     */
+    @Test
+    void shufflesFollowCudasLaneRules() {
+        try (Tensor out = Tensor.empty(emu, DType.I32, 4 * 32)) {
+            for (int width : new int[] {32, 16, 8, 4, 2, 1})
+                for (int arg : new int[] {0, 1, 3, 4, 7, 8, 13, 16, 31}) {
+                    emu.launch(new Kernel("bad_kernels", "test_shuffles"), Dim3.of(1), Dim3.of(32), 0, emu.defaultStream(), out, width, arg);
+                    int[] got = out.toIntArray();
+                    for (int lane = 0; lane < 32; lane++) {
+                        int seg = lane & ~(width - 1), last = seg + width - 1;
+                        int[] src = {seg + (arg & (width - 1)), lane - seg >= arg ? lane - arg : lane,
+                                lane + arg <= last ? lane + arg : lane, (lane ^ arg) <= last ? lane ^ arg : lane};
+                        for (int k = 0; k < 4; k++)
+                            assertTrue(got[4 * lane + k] == 10 * src[k] + 1, new String[] {"idx", "up", "down", "xor"}[k] + " width " + width
+                                    + " arg " + arg + " lane " + lane + ": got " + got[4 * lane + k] + ", expected lane " + src[k] + "'s value");
+                    }
+                }
+        }
+    }
+
     /** The correct twin of the racy kernel: the barrier makes every thread see its neighbour's write. */
     @Test
     void withBarrierComputesTheRotation() {
