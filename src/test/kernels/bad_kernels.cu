@@ -17,6 +17,8 @@
 //   test_shfl_mask_without_self lane 0 calls __shfl_sync with a mask that leaves it out
 //   test_shuffles               correct: out[4l..4l+3] = the four shuffles of v = 10*lane + 1
 //                               with (width, arg), for comparison with CUDA's lane rules
+//   test_votes                  correct: out[11l..11l+10] = ballot, any, all and the eight
+//                               __reduce_*_sync of lane l over `mask` (-1 for lanes outside it)
 #include "cuemu/prelude.h"
 
 extern "C" __global__ void test_divergent_syncthreads(float* out) {
@@ -128,3 +130,25 @@ extern "C" __global__ void test_shuffles(int* out, int width, int arg) {
     o[3] = __shfl_xor_sync(0xffffffffu, v, arg, width);
 }
 CUEMU_EXPORT(test_shuffles);
+
+extern "C" __global__ void test_votes(int* out, unsigned mask) {
+    const int lane = threadIdx.x % kWarp;
+    int* o = out + 11 * (blockIdx.x * (long long)blockDim.x + threadIdx.x);
+    if (!(mask >> lane & 1u)) {
+        for (int k = 0; k < 11; ++k) o[k] = -1;
+        return;
+    }
+    const int x = (lane * 37 + 11) % 50 - 20;  // signed values of both signs
+    o[0] = static_cast<int>(__ballot_sync(mask, lane % 3 == 0));
+    o[1] = __any_sync(mask, lane == 5);
+    o[2] = __all_sync(mask, lane < 24);
+    o[3] = static_cast<int>(__reduce_add_sync(mask, static_cast<unsigned>(x)));
+    o[4] = static_cast<int>(__reduce_min_sync(mask, static_cast<unsigned>(x)));
+    o[5] = __reduce_min_sync(mask, x);
+    o[6] = __reduce_max_sync(mask, x);
+    o[7] = static_cast<int>(__reduce_max_sync(mask, static_cast<unsigned>(x)));
+    o[8] = static_cast<int>(__reduce_and_sync(mask, static_cast<unsigned>(x + 100)));
+    o[9] = static_cast<int>(__reduce_or_sync(mask, static_cast<unsigned>(x + 100)));
+    o[10] = static_cast<int>(__reduce_xor_sync(mask, static_cast<unsigned>(x + 100)));
+}
+CUEMU_EXPORT(test_votes);

@@ -136,6 +136,40 @@ class EmuChecksTest {
         }
     }
 
+    /** Votes and warp reductions over full and partial masks against their definitions (unsigned and signed min/max apart). */
+    @Test
+    void votesAndReductionsOverTheirMask() {
+        try (Tensor out = Tensor.empty(emu, DType.I32, 11 * 32)) {
+            for (int mask : new int[] {0xffffffff, 0x0000ffff, 0xa5a5a5a5, 0x80000001, 0x00000020}) {
+                emu.launch(new Kernel("bad_kernels", "test_votes"), Dim3.of(1), Dim3.of(32), 0, emu.defaultStream(), out, mask);
+                int[] got = out.toIntArray();
+                int ballot = 0, any = 0, all = 1, add = 0, minS = Integer.MAX_VALUE, maxS = Integer.MIN_VALUE, and = -1, or = 0, xor = 0;
+                int minU = -1, maxU = 0;  // as unsigned: all ones is the largest
+                for (int lane = 0; lane < 32; lane++) {
+                    if ((mask >>> lane & 1) == 0) continue;
+                    int x = (lane * 37 + 11) % 50 - 20;
+                    if (lane % 3 == 0) ballot |= 1 << lane;
+                    if (lane == 5) any = 1;
+                    if (lane >= 24) all = 0;
+                    add += x;
+                    minS = Math.min(minS, x);
+                    maxS = Math.max(maxS, x);
+                    minU = Integer.compareUnsigned(x, minU) < 0 ? x : minU;
+                    maxU = Integer.compareUnsigned(x, maxU) > 0 ? x : maxU;
+                    and &= x + 100;
+                    or |= x + 100;
+                    xor ^= x + 100;
+                }
+                int[] expected = {ballot, any, all, add, minU, minS, maxS, maxU, and, or, xor};
+                for (int lane = 0; lane < 32; lane++)
+                    for (int k = 0; k < 11; k++)
+                        assertTrue(got[11 * lane + k] == ((mask >>> lane & 1) == 0 ? -1 : expected[k]),
+                                "mask 0x" + Integer.toHexString(mask) + " lane " + lane + " result " + k + ": got " + got[11 * lane + k]
+                                        + ", expected " + expected[k]);
+            }
+        }
+    }
+
     /** The correct twin of the racy kernel: the barrier makes every thread see its neighbour's write. */
     @Test
     void withBarrierComputesTheRotation() {
