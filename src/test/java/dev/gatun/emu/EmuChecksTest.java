@@ -28,41 +28,33 @@ class EmuChecksTest {
                 () -> emu.launch(new Kernel("bad_kernels", kernel), Dim3.of(1), Dim3.of(threads), 0, emu.defaultStream(), args));
     }
 
-    @Test
-    void divergentSyncthreadsIsReported() {
-        try (Tensor out = Tensor.empty(emu, DType.F32, 64)) {
-            EmuLaunchException e = failure("test_divergent_syncthreads", 64, out);
-            assertTrue(e.getMessage().contains("test_divergent_syncthreads") && e.getMessage().contains("__syncthreads"), e.getMessage());
-            assertTrue(e.getMessage().contains("bad_kernels.cu"), "names the call sites: " + e.getMessage());
+    /** One block of {@code threads} fails, its message names each of {@code parts}, and the emulator still works after. */
+    private void assertReported(String kernel, int threads, String... parts) {
+        try (Tensor out = Tensor.empty(emu, DType.F32, threads)) {
+            EmuLaunchException e = failure(kernel, threads, out);
+            for (String part : parts) assertTrue(e.getMessage().contains(part), "should name '" + part + "': " + e.getMessage());
         }
         stillWorks();
+    }
+
+    @Test
+    void divergentSyncthreadsIsReported() {
+        assertReported("test_divergent_syncthreads", 64, "test_divergent_syncthreads", "__syncthreads", "bad_kernels.cu");
     }
 
     @Test
     void barrierAfterOtherThreadsExitedIsReported() {
-        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
-            EmuLaunchException e = failure("test_barrier_after_exit", 32, out);
-            assertTrue(e.getMessage().contains("test_barrier_after_exit"), e.getMessage());
-        }
-        stillWorks();
+        assertReported("test_barrier_after_exit", 32, "test_barrier_after_exit");
     }
 
     @Test
     void warpMaskMismatchIsReported() {
-        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
-            EmuLaunchException e = failure("test_shfl_mask_mismatch", 32, out);
-            assertTrue(e.getMessage().contains("mask"), e.getMessage());
-        }
-        stillWorks();
+        assertReported("test_shfl_mask_mismatch", 32, "mask");
     }
 
     @Test
     void trapIsReported() {
-        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
-            EmuLaunchException e = failure("test_trap", 32, out);
-            assertTrue(e.getMessage().contains("trap"), e.getMessage());
-        }
-        stillWorks();
+        assertReported("test_trap", 32, "trap");
     }
 
     @Test
@@ -83,20 +75,12 @@ class EmuChecksTest {
 
     @Test
     void shuffleOfALaneOutsideTheMaskIsReported() {
-        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
-            EmuLaunchException e = failure("test_shfl_outside_mask", 32, out);
-            assertTrue(e.getMessage().contains("reads lane 20, which is not in the mask 0x0000ffff"), e.getMessage());
-        }
-        stillWorks();
+        assertReported("test_shfl_outside_mask", 32, "reads lane 20, which is not in the mask 0x0000ffff");
     }
 
     @Test
     void aMaskWithoutTheCallerIsReported() {
-        try (Tensor out = Tensor.empty(emu, DType.F32, 32)) {
-            EmuLaunchException e = failure("test_shfl_mask_without_self", 32, out);
-            assertTrue(e.getMessage().contains("excludes itself"), e.getMessage());
-        }
-        stillWorks();
+        assertReported("test_shfl_mask_without_self", 32, "excludes itself");
     }
 
     @Test
