@@ -117,6 +117,17 @@ class CudaDeviceTest {
         }
     }
 
+    /** A block needing more registers than an SM has (ptxas: gatun_gemm_f32 uses 138, so at most 448 threads) is refused as on the hardware. */
+    @Test
+    void aBlockBeyondTheKernelsRegistersIsOutOfResources() {
+        try (Tensor x = Tensor.of(cuda, DType.F32, new float[] {1}, 1, 1)) {
+            CudaException e = assertThrows(CudaException.class, () -> cuda.launch(new Kernel("gemm", "gatun_gemm_f32"), Dim3.of(1), Dim3.of(512), 0,
+                    cuda.defaultStream(), x, x, x, x, 1, 1, 1, 1, 1, 1));
+            assertEquals(CuResult.LAUNCH_OUT_OF_RESOURCES, e.code(), e.getMessage());
+            assertFalse(e.isSticky());
+        }
+    }
+
     @Test
     void unknownKernelsAndOversizedLaunchesAreDriverErrors() {
         try (Tensor x = Tensor.of(cuda, DType.F32, new float[] {1}, 1, 1)) {

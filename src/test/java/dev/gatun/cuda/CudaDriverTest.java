@@ -78,6 +78,13 @@ class CudaDriverTest {
             assertArrayEquals(host.toArray(JAVA_INT), back.toArray(JAVA_INT));
             driver.memcpyDtoH(back, a);
             assertEquals(3, back.get(JAVA_BYTE, 15));
+            if (CudaShim.active()) {  // the shim checks every range against its allocation, one byte past included
+                CudaException past = assertThrows(CudaException.class, () -> driver.memcpyHtoD(a, arena.allocate(257)));
+                assertTrue(past.getMessage().startsWith("cuMemcpyHtoD_v2 failed: CUDA_ERROR_INVALID_VALUE"), past.getMessage());
+                assertThrows(CudaException.class, () -> driver.memcpyDtoD(b, a + 1, 256));
+                assertThrows(CudaException.class, () -> driver.memsetD8(a + 200, (byte) 0, 57));
+                driver.memsetD8(a + 200, (byte) 0, 56);  // up to the last byte exactly
+            }
             driver.memFree(a);
             driver.memFree(b);
             CudaException doubleFree = assertThrows(CudaException.class, () -> driver.memFree(a));
