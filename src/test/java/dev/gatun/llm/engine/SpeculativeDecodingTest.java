@@ -261,7 +261,9 @@ class SpeculativeDecodingTest {
             }
         }
         System.out.println("sampledTokensFollowTheTargetDistribution " + proposing + " on " + device + ": " + metrics + "; acceptance " + metrics.acceptanceRate());
-        assertTrue(metrics.proposedTokens() > n / 2 && metrics.acceptedTokens() > 0, metrics.toString());
+        // how many tokens get proposed depends on how submissions and steps interleave: 1609 to 9635
+        // for n = 4000 in the runs seen with prompt lookup, so the floor is n / 10
+        assertTrue(metrics.proposedTokens() > n / 10 && metrics.acceptedTokens() > 0, metrics.toString());
         assertTrue(metrics.acceptedTokens() < metrics.proposedTokens(), "some proposals must be rejected for the test to test the residual: " + metrics);
         assertFitsChiSquare("second token given the first", second, p2);
         assertFitsChiSquare("third token given the first", third, p3);
