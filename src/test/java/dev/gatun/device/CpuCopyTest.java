@@ -1,7 +1,6 @@
 package dev.gatun.device;
 
 import dev.gatun.testing.TestDevices;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -18,8 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class CpuCopyTest {
     @Test
     void everyPathCopiesEveryByte() {
-        List<CpuDevice> cpus = TestDevices.all().stream().filter(d -> d instanceof CpuDevice).map(d -> (CpuDevice) d).toList();
-        Assumptions.assumeFalse(cpus.isEmpty(), "this run has no cpu device (-Dgatun.test.devices)");
+        List<CpuDevice> cpus = TestDevices.cpus();
         long[][] cases = {{4099, 0, 5}, {(1 << 20) + 5, 3, 0}, {(16 << 20) + 4099, 3, 17}, {(16 << 20) + 64, 0, 64}};
         for (CpuDevice cpu : cpus)
             for (long[] c : cases) {
@@ -39,8 +37,7 @@ class CpuCopyTest {
 
     @Test
     void overlappingRangesCopyAsMemmove() {
-        List<CpuDevice> cpus = TestDevices.all().stream().filter(d -> d instanceof CpuDevice).map(d -> (CpuDevice) d).toList();
-        Assumptions.assumeFalse(cpus.isEmpty(), "this run has no cpu device (-Dgatun.test.devices)");
+        List<CpuDevice> cpus = TestDevices.cpus();
         int bytes = (2 << 20) + 7, shift = 1001;
         byte[] expected = new byte[bytes + shift];
         for (int i = 0; i < bytes + shift; i++) expected[i] = (byte) (i * 13 + 1);

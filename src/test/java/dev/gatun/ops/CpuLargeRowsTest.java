@@ -1,14 +1,13 @@
 package dev.gatun.ops;
 
+import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
-import dev.gatun.device.DeviceKind;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.Numerics;
 import dev.gatun.testing.Reference;
 import dev.gatun.testing.Seeds;
 import dev.gatun.testing.TestDevices;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -23,8 +22,7 @@ import java.util.Random;
 class CpuLargeRowsTest {
     @Test
     void streamedOutputsMatchTheReference() {
-        List<Device> cpus = TestDevices.all().stream().filter(d -> d.kind() == DeviceKind.CPU).toList();
-        Assumptions.assumeFalse(cpus.isEmpty(), "this run has no cpu device (-Dgatun.test.devices)");
+        List<CpuDevice> cpus = TestDevices.cpus();
         int rows = 4200, cols = 4097;
         float eps = 0.25f;
         Random random = Seeds.random("large-rows");

@@ -4,6 +4,8 @@ import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.Devices;
 
+import org.junit.jupiter.api.Assumptions;
+
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,6 +33,13 @@ public final class TestDevices {
             }
         }
         return devices;
+    }
+
+    /** The CPU builds this run covers; skips the calling test where there are none (the emu-only suites). */
+    public static List<CpuDevice> cpus() {
+        List<CpuDevice> cpus = all().stream().filter(d -> d instanceof CpuDevice).map(d -> (CpuDevice) d).toList();
+        Assumptions.assumeFalse(cpus.isEmpty(), "this run has no cpu device (-Dgatun.test.devices)");
+        return cpus;
     }
 
     public static boolean small() {
