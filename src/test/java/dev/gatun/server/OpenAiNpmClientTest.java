@@ -147,16 +147,16 @@ class OpenAiNpmClientTest {
         try (LlamaModel reference = LlamaModel.load(modelDir, Devices.get("cpu"))) {
             for (int tries = 0; (completions.size() < 4 || chats.size() < 2) && tries < 64; tries++) {
                 boolean chat = completions.size() == 4 || (chats.size() < 2 && tries % 2 == 1);
-                List<OpenAiServer.Message> messages = List.of(new OpenAiServer.Message("system", words(random, 1 + random.nextInt(4))),
-                        new OpenAiServer.Message("user", words(random, 1 + random.nextInt(8))));
-                String prompt = chat ? OpenAiServer.renderChat(messages) : words(random, 1 + random.nextInt(8));
+                List<ChatTemplate.Message> messages = List.of(new ChatTemplate.Message("system", words(random, 1 + random.nextInt(4))),
+                        new ChatTemplate.Message("user", words(random, 1 + random.nextInt(8))));
+                String prompt = chat ? ChatTemplate.render(messages) : words(random, 1 + random.nextInt(8));
                 int[] ids = tokenizer.encode(prompt);
                 TinyModels.Reference ref = TinyModels.greedy(reference, ids, TOKENS);
                 if (Arrays.stream(ref.margins()).anyMatch(margin -> margin < NEAR_TIE)) continue;
                 ObjectNode c = (chat ? chats : completions).addObject();
                 if (chat) {
                     ArrayNode ms = c.putArray("messages");
-                    for (OpenAiServer.Message m : messages) ms.addObject().put("role", m.role()).put("content", m.content());
+                    for (ChatTemplate.Message m : messages) ms.addObject().put("role", m.role()).put("content", m.content());
                 } else c.put("prompt", prompt);
                 c.put("maxTokens", TOKENS).put("promptTokens", ids.length).put("text", tokenizer.decode(ref.tokens(), true));
             }

@@ -213,7 +213,7 @@ class OpenAiServerTest {
     void chatCompletionRendersTheSimpleTemplate() throws Exception {
         List<Map<String, String>> messages = List.of(Map.of("role", "system", "content", "Be brief."), Map.of("role", "user", "content", "Hi there"));
         String rendered = "<|system|>\nBe brief.\n<|user|>\nHi there\n<|assistant|>\n";
-        assertEquals(rendered, OpenAiServer.renderChat(List.of(new OpenAiServer.Message("system", "Be brief."), new OpenAiServer.Message("user", "Hi there"))));
+        assertEquals(rendered, ChatTemplate.render(List.of(new ChatTemplate.Message("system", "Be brief."), new ChatTemplate.Message("user", "Hi there"))));
         String expected = reference(rendered, 16);
 
         Reply r = post("/v1/chat/completions", json("model", MODEL, "messages", messages, "max_tokens", 16, "temperature", 0));
