@@ -48,9 +48,9 @@
 #endif
 #if defined(CUEMU_TSAN)
 #include <sanitizer/tsan_interface.h>
-// Every fiber switch is made without synchronization: otherwise TSan would order all CUDA
-// threads of a block and never report a race between them (barriers model their own order).
-static const unsigned kTsanNoSync = __tsan_switch_to_fiber_no_sync;
+// Every fiber switch passes __tsan_switch_to_fiber_no_sync: a synchronizing switch would order all
+// CUDA threads of a block and TSan would never report a race between them (barriers and
+// collectives publish their own order with TSAN_ACQUIRE/TSAN_RELEASE).
 #define TSAN_ACQUIRE(p) __tsan_acquire((void*)(p))
 #define TSAN_RELEASE(p) __tsan_release((void*)(p))
 #else
@@ -352,7 +352,7 @@ struct Worker {
     __sanitizer_start_switch_fiber(&fake, f->stack_lo, f->stack_size);
 #endif
 #if defined(CUEMU_TSAN)
-    __tsan_switch_to_fiber(f->tsan_fiber, kTsanNoSync);
+    __tsan_switch_to_fiber(f->tsan_fiber, __tsan_switch_to_fiber_no_sync);
 #endif
     cuemu_switch(&sched_sp, f->sp);
 #if defined(CUEMU_ASAN)
@@ -373,7 +373,7 @@ struct Worker {
     (void)exiting;
 #endif
 #if defined(CUEMU_TSAN)
-    __tsan_switch_to_fiber(tsan_sched, kTsanNoSync);
+    __tsan_switch_to_fiber(tsan_sched, __tsan_switch_to_fiber_no_sync);
 #endif
     cuemu_switch(&f->sp, sched_sp);
 #if defined(CUEMU_ASAN)
