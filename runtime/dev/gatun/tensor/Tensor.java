@@ -80,7 +80,7 @@ public final class Tensor implements DeviceData, AutoCloseable {
 
     @Override
     public long dataAddress() {
-        if (closed) throw new IllegalStateException("tensor used after close()");
+        requireOpen();
         return storage.address() + offset * dtype.byteSize();
     }
 
@@ -248,9 +248,15 @@ public final class Tensor implements DeviceData, AutoCloseable {
 
     // ---- checks ----
 
+    /** A view of this tensor's storage; refused once this tensor is closed, even while other views keep the storage. */
     private Tensor view(long[] dims, long[] st, long off) {
+        requireOpen();
         storage.retain();
         return new Tensor(storage, dtype, dims, st, off);
+    }
+
+    private void requireOpen() {
+        if (closed) throw new IllegalStateException("tensor used after close()");
     }
 
     private int checkDim(int dim) {

@@ -48,6 +48,14 @@ class CachingAllocatorTest {
             long size = CachingAllocator.sizeClass(bytes);
             assertTrue(size >= bytes && size <= bytes * 1.25 + 1, bytes + " -> " + size);
         }
+        // four classes per power of two above 1 MiB; a request of exactly a class gets that class
+        long mib = 1 << 20;
+        assertEquals(mib + mib / 4, CachingAllocator.sizeClass(mib + 1));
+        assertEquals(mib + mib / 4, CachingAllocator.sizeClass(mib + mib / 4));
+        assertEquals(mib + mib / 2, CachingAllocator.sizeClass(mib + mib / 4 + 1));
+        assertEquals(2 * mib, CachingAllocator.sizeClass(2 * mib));
+        assertEquals(3 * mib, CachingAllocator.sizeClass(3 * mib - 1));
+        assertEquals(3 * mib, CachingAllocator.sizeClass(3 * mib));
         assertThrows(IllegalArgumentException.class, () -> CachingAllocator.sizeClass(-1));
     }
 

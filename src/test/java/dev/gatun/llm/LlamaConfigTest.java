@@ -70,6 +70,20 @@ class LlamaConfigTest {
     }
 
     @Test
+    void limitsAreInclusive() {
+        // sizes of exactly 1 (MQA: one KV head; one layer), the largest head dim, eps and theta just inside
+        LlamaConfig c = LlamaConfig.fromJson(minimal().put("num_key_value_heads", 1).put("num_hidden_layers", 1)
+                .put("head_dim", Attention.MAX_HEAD_DIM).put("rope_theta", 1.5).put("rms_norm_eps", Float.MIN_VALUE));
+        assertEquals(1, c.numKvHeads());
+        assertEquals(Attention.MAX_HEAD_DIM, c.headDim());
+        assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(minimal().put("head_dim", Attention.MAX_HEAD_DIM + 8)));
+        var e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(minimal().put("rope_theta", 1.0)));
+        assertTrue(e.getMessage().contains("rope_theta"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.fromJson(minimal().put("rms_norm_eps", 0.0)));
+        assertTrue(e.getMessage().contains("rms_norm_eps"), e.getMessage());
+    }
+
+    @Test
     void rejectsWhatItCannotRun() {
         ObjectNode yarn = minimal();
         yarn.putObject("rope_scaling").put("rope_type", "yarn").put("factor", 4.0);

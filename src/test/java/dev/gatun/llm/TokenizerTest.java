@@ -135,6 +135,55 @@ class TokenizerTest {
     }
 
     @Test
+    void textBetweenSplitMatchesIsItsOwnPiece() throws Exception {
+        // Split "\\d" (isolated): every digit is a piece, and so is each run of text between and after them
+        Tokenizer digits = write(tokenizerJson(false, "\\d", null));
+        int ca = digits.tokenId("ca").orElseThrow();
+        assertArrayEquals(new int[] {ca, '1', '2', ca}, digits.encode("ca12ca"), "no merge across pieces: 1 2 stays apart");
+        Tokenizer gpt2 = write(tokenizerJson(false, null, null));
+        assertArrayEquals(new int[] {ca, gpt2.tokenId("12").orElseThrow(), ca}, gpt2.encode("ca12ca"));
+    }
+
+    @Test
+    void mergesAtTheEndOfAPieceAndRepeatedPairs() throws Exception {
+        Tokenizer t = write(tokenizerJson(false, null, null));
+        int ca = t.tokenId("ca").orElseThrow(), cat = t.tokenId("cat").orElseThrow();
+        assertArrayEquals(new int[] {ca, 'c'}, t.encode("cac"), "the last symbol is the first half of a merge");
+        assertArrayEquals(new int[] {ca, ca, cat}, t.encode("cacacat"), "every occurrence of the best pair merges");
+        assertArrayEquals(new int[] {'c', cat}, t.encode("ccat"));
+    }
+
+    @Test
+    void longerAddedTokensWinAndIdHolesDecodeToNothing() throws Exception {
+        ObjectNode json = tokenizerJson(false, null, null);
+        ArrayNode added = (ArrayNode) json.get("added_tokens");
+        added.addObject().put("id", 310).put("content", "<|a|>").put("special", true);
+        added.addObject().put("id", 311).put("content", "<|a|><|b|>").put("special", false);
+        Tokenizer t = write(json);
+        assertArrayEquals(new int[] {311, 'z', 310}, t.encode("<|a|><|b|>z<|a|>"), "the longest added token first");
+        assertEquals(312, t.vocabSize());
+        assertEquals(0, t.tokenBytes(305).length, "ids 302..309 are holes");
+        assertEquals("z", t.decode(new int[] {305, 'z'}));
+        assertTrue(t.isSpecial(310) && !t.isSpecial(311) && !t.isSpecial(305));
+        assertTrue(!t.isSpecial(312) && !t.isSpecial(-1), "outside the vocabulary: not special, no exception");
+        assertThrows(IllegalArgumentException.class, () -> t.tokenBytes(312));
+        assertThrows(IllegalArgumentException.class, () -> t.tokenBytes(-1));
+
+        // the largest id a vocabulary entry rather than an added token
+        ObjectNode noAdded = tokenizerJson(false, null, null);
+        noAdded.putArray("added_tokens");
+        assertEquals(256 + MERGES.length, write(noAdded).vocabSize());
+    }
+
+    @Test
+    void everyByteRoundTrips() throws Exception {
+        Tokenizer t = write(tokenizerJson(false, null, null));
+        for (int b = 0; b < 256; b++) assertArrayEquals(new byte[] {(byte) b}, t.tokenBytes(b), "byte symbol " + b);
+        String text = "\u0000a\u007f\u00ff\u0100";
+        assertEquals(text, t.decode(t.encode(text)));
+    }
+
+    @Test
     void ignoreMergesLooksUpWholePieces() throws Exception {
         ObjectNode json = tokenizerJson(false, null, null);
         ObjectNode model = (ObjectNode) json.get("model");
@@ -175,6 +224,12 @@ class TokenizerTest {
         assertEquals("", s.push(0xC3));
         assertEquals("\uFFFD", s.flush());
         assertThrows(IllegalArgumentException.class, () -> t.decode(new int[] {258}));
+        assertThrows(IllegalArgumentException.class, () -> t.tokenBytes(258));
+        assertTrue(t.isSpecial(257) && !t.isSpecial(258) && !t.isSpecial(255));
         assertEquals(257, t.tokenId("</s>").orElseThrow());
+        assertEquals('h', t.tokenId("h").orElseThrow());
+        assertTrue(t.tokenId("\u00e9").isEmpty() && t.tokenId("hi").isEmpty(), "only one-byte texts are byte tokens");
+        ByteTokenizer nested = new ByteTokenizer(List.of("<s>", "<s>x"));
+        assertArrayEquals(new int[] {257, 'y', 256}, nested.encode("<s>xy<s>"), "the longest special token first");
     }
 }
