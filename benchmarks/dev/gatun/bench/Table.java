@@ -1,5 +1,9 @@
 package dev.gatun.bench;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.util.List;
 import java.util.Locale;
 
@@ -22,22 +26,25 @@ final class Table {
         return out.toString();
     }
 
-    /** One JSON object per row: op, device, dtype, shape, size, size_unit, seconds, rate, rate_unit, ceiling, peer, peer_seconds. */
+    /**
+     * One JSON object per row (a line each): op, device, dtype, shape, size, size_unit, seconds, rate,
+     * rate_unit, ceiling, ceiling_name, peer, peer_seconds (peer and peer_seconds null when no peer ran).
+     */
     static String json(List<BenchRow> rows) {
+        ObjectMapper mapper = new ObjectMapper();
         StringBuilder out = new StringBuilder("[\n");
         for (int i = 0; i < rows.size(); i++) {
             BenchRow r = rows.get(i);
-            out.append(String.format(Locale.ROOT,
-                    "  {\"op\": %s, \"device\": %s, \"dtype\": %s, \"shape\": %s, \"size\": %.6g, \"size_unit\": %s, \"seconds\": %.9g, \"rate\": %.6g, \"rate_unit\": %s, "
-                            + "\"ceiling\": %.6g, \"ceiling_name\": %s, \"peer\": %s, \"peer_seconds\": %s}%s%n",
-                    quote(r.op()), quote(r.device()), quote(r.dtype()), quote(r.shape()), r.size(), quote(r.sizeUnit()), r.seconds(), r.rate(), quote(r.rateUnit()),
-                    r.ceiling(), quote(r.ceilingName()), r.peer() == null ? "null" : quote(r.peer()),
-                    r.peerSeconds() == null ? "null" : String.format(Locale.ROOT, "%.9g", r.peerSeconds()), i + 1 < rows.size() ? "," : ""));
+            ObjectNode o = mapper.createObjectNode().put("op", r.op()).put("device", r.device()).put("dtype", r.dtype()).put("shape", r.shape())
+                    .put("size", r.size()).put("size_unit", r.sizeUnit()).put("seconds", r.seconds()).put("rate", r.rate())
+                    .put("rate_unit", r.rateUnit()).put("ceiling", r.ceiling()).put("ceiling_name", r.ceilingName())
+                    .put("peer", r.peer()).put("peer_seconds", r.peerSeconds());
+            try {
+                out.append("  ").append(mapper.writeValueAsString(o)).append(i + 1 < rows.size() ? ",\n" : "\n");
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException("bench: cannot write row " + r + " as JSON", e);
+            }
         }
         return out.append("]\n").toString();
-    }
-
-    private static String quote(String s) {
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 }
