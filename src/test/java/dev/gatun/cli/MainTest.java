@@ -108,6 +108,12 @@ class MainTest {
         assertCliError("needs a number", "generate", "--model", model.toString(), "--temperature", "hot", "hi");
         assertCliError("exceeds the model's context of 64", "generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "100", "hi");
         assertCliError("unknown option --frob", "generate", "--model", model.toString(), "--frob", "1", "hi");
+        // the context of 64 tokens: a prompt may fill all but one; --max-tokens may fill the rest exactly
+        assertCliError("the model's context only 64", "generate", "--model", model.toString(), "--device", "cpu", "x".repeat(64));
+        run("generate", "--model", model.toString(), "--device", "cpu", "x".repeat(63));
+        run("generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "62", "hi");
+        assertCliError("exceeds the model's context of 64", "generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "63", "hi");
+        assertCliError("--max-tokens must be >= 1", "generate", "--model", model.toString(), "--device", "cpu", "--max-tokens", "0", "hi");
         Path empty = Files.createDirectories(tmp.resolve("empty"));
         assertCliError("no config.json", "generate", "--model", empty.toString(), "hi");
     }

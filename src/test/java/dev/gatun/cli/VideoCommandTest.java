@@ -5,6 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
+import javax.imageio.metadata.IIOMetadataNode;
 import javax.imageio.stream.ImageInputStream;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
@@ -47,6 +48,44 @@ class VideoCommandTest {
         } finally {
             reader.dispose();
         }
+    }
+
+    /** One frame of one patch, one step, no guidance, and the largest upscale and frame rate: all accepted. */
+    @Test
+    void theSmallestVideoAtTheOptionsLimits() throws Exception {
+        Path out = tmp.resolve("one");
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        int rc = Main.run(List.of("video", "--model", "tiny", "--frames", "1", "--height", "2", "--width", "2", "--steps", "1", "--guidance", "1",
+                "--upscale", "64", "--fps", "100", "--out", out.toString(), "--device", "cpu"), new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        String text = bytes.toString(StandardCharsets.UTF_8);
+        assertEquals(0, rc, text);
+        assertTrue(text.contains("step 1/1") && !text.contains("guidance"), text);
+        BufferedImage png = ImageIO.read(out.resolve("frame_000.png").toFile());
+        assertEquals(128, png.getWidth());
+        assertEquals(128, png.getHeight());
+        ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+        try (ImageInputStream in = ImageIO.createImageInputStream(out.resolve("video.gif").toFile())) {
+            reader.setInput(in);
+            assertEquals(1, reader.getNumImages(true));
+            IIOMetadataNode root = (IIOMetadataNode) reader.getImageMetadata(0).getAsTree("javax_imageio_gif_image_1.0");
+            assertEquals("1", ((IIOMetadataNode) root.getElementsByTagName("GraphicControlExtension").item(0)).getAttribute("delayTime"),
+                    "100 fps: a delay of one hundredth of a second");
+        } finally {
+            reader.dispose();
+        }
+    }
+
+    @Test
+    void optionsJustPastTheirLimits() {
+        assertTrue(error("--model", "tiny", "--height", "0").contains("must be >= 1"));
+        assertTrue(error("--model", "tiny", "--width", "0").contains("must be >= 1"));
+        assertTrue(error("--model", "tiny", "--steps", "0").contains("--steps must be >= 1"));
+        assertTrue(error("--model", "tiny", "--upscale", "65").contains("--upscale must be in [1, 64]"));
+        assertTrue(error("--model", "tiny", "--upscale", "0").contains("--upscale must be in [1, 64]"));
+        assertTrue(error("--model", "tiny", "--fps", "101").contains("--fps must be in [1, 100]"));
+        assertTrue(error("--model", "tiny", "--fps", "0").contains("--fps must be in [1, 100]"));
+        assertTrue(error("--model", "tiny", "--guidance", "NaN").contains("--guidance must be a finite number"));
+        assertTrue(error("--model", "tiny", "--condition", "-1", "--device", "cpu").contains("--condition must be in [0, "));
     }
 
     private static String error(String... args) {
