@@ -18,7 +18,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * notice a binding that dropped a status. Each call passes an unknown dtype (or a negative size
  * where there is no dtype) and no memory, which the native code refuses before touching any.
  */
-@org.junit.jupiter.api.Tag("device")
 class CpuLibraryStatusTest {
     static final int BAD_DTYPE = 99;
 
