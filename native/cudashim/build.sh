@@ -35,7 +35,8 @@ trap 'rm -f "$TMP"' EXIT
 "$CXX" -O2 -g -fPIC -std=c++17 -pthread -Wall -Wextra -Wno-unused-parameter \
   -fvisibility=hidden -I "$HERE/.." -I "$CUDA_INC" \
   -shared -Wl,-soname,libgatun_cudashim.so -Wl,--version-script="$HERE/exports.map" -Wl,--no-undefined \
-  -o "$TMP" "$HERE/cudashim.cpp" "$HERE/errors.cpp" "$HERE/image.cpp" "$HERE/cublas.cpp" \
+  -o "$TMP" "$HERE/shim_state.cpp" "$HERE/driver_api.cpp" "$HERE/module_api.cpp" "$HERE/control.cpp" \
+  "$HERE/errors.cpp" "$HERE/image.cpp" "$HERE/cublas.cpp" \
   -L "$CUEMU_DIR" -lcuemu -ldl
 mv -f "$TMP" "$OUT/libgatun_cudashim.so"
 trap - EXIT
