@@ -261,6 +261,44 @@ class LlamaModelTest {
         assertArrayEquals(results[0], results[1]);
     }
 
+    /** Inputs exactly at the limits are accepted, one past is refused; closing gives every byte back. */
+    @Test
+    void limitsAndOwnership() throws Exception {
+        Device device = TestDevices.all().get(0);
+        LlamaConfig small = new LlamaConfig(64, 128, 2, 4, 2, 16, 1e-5f, 10000f, 300, false, 2 * BLOCK + 1, DType.F32);
+        Path folder = new TinyLlama(small, Seeds.random("limits")).save(Files.createDirectories(dir.resolve("limits")), DType.F32, 0);
+        long before = device.allocator().stats().inUseBytes();
+        LlamaModel model = LlamaModel.load(folder, device, DType.F32);
+        try (LlamaModel.KvCache one = model.newCache(1, BLOCK); LlamaModel.KvCache three = model.newCache(3, BLOCK)) {
+            // one block, filled exactly; token id 0 and the last id of the vocabulary
+            int[] full = new int[BLOCK];
+            full[BLOCK - 1] = 299;
+            try (Tensor logits = model.forward(LlamaModel.Batch.single(full, 0, new int[] {0}, BLOCK), one)) {
+                assertEquals(300, logits.shape(1));
+            }
+            var e = assertThrows(IllegalArgumentException.class, () -> LlamaModel.Batch.single(new int[BLOCK + 1], 0, new int[] {0}, BLOCK));
+            assertTrue(e.getMessage().contains("needs block 1"), e.getMessage());
+            // the whole context (2 blocks + 1 token), then one past it
+            try (Tensor logits = model.forward(LlamaModel.Batch.single(new int[2 * BLOCK + 1], 0, new int[] {2, 0, 1}, BLOCK), three)) {
+                assertEquals(1, logits.shape(0));
+            }
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> model.forward(LlamaModel.Batch.single(new int[2 * BLOCK + 2], 0, new int[] {2, 0, 1}, BLOCK), three));
+            assertTrue(e.getMessage().contains("beyond the model's " + (2 * BLOCK + 1) + " positions"), e.getMessage());
+            // a position past the end of its block table
+            e = assertThrows(IllegalArgumentException.class, () -> model.forward(new LlamaModel.Batch(new int[] {1}, new int[] {BLOCK},
+                    new long[] {BLOCK}, new int[] {1}, new int[] {BLOCK + 1}, new int[][] {{0}}), three));
+            assertTrue(e.getMessage().contains("puts it in slot -1"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> model.newCache(0, BLOCK));
+            assertTrue(e.getMessage().contains("at least one block"), e.getMessage());
+        }
+        assertTrue(device.allocator().stats().inUseBytes() > before, "the weights are on the device");
+        model.close();
+        assertEquals(before, device.allocator().stats().inUseBytes(), "closing the model and its caches frees every weight and block");
+        var e = assertThrows(IllegalStateException.class, () -> model.forward(LlamaModel.Batch.single(new int[] {1}, 0, new int[] {0}, BLOCK), null));
+        assertTrue(e.getMessage().contains("after close"), e.getMessage());
+    }
+
     @Test
     void badInputsAreClearErrors() throws Exception {
         Device device = TestDevices.all().get(0);
