@@ -52,12 +52,15 @@ class DiffusionEngineTest {
                 request(SamplerKind.EULER, 4, null, 1, seed),
                 request(SamplerKind.DDIM, 2, Guidance.of(3), 2, seed + 1),
                 request(SamplerKind.DPMPP_2M, 3, new Guidance(2, 0.5), 0, seed + 2));
+        long memoryBefore = device.allocator().stats().inUseBytes();
         try (VideoDit dit = VideoDit.load(tiny.dir, device)) {
+            long weights = device.allocator().stats().inUseBytes();
             List<float[]> alone = new ArrayList<>();
             for (DiffusionEngine.Request r : requests)
                 try (DiffusionEngine engine = new DiffusionEngine(dit, new DiffusionEngine.Config(8, SCHEDULE))) {
                     alone.add(engine.submit(r, null).await().latent());
                 }
+            assertEquals(weights, device.allocator().stats().inUseBytes(), "a closed engine holds nothing: no step leaked a tensor");
             try (DiffusionEngine engine = new DiffusionEngine(dit, new DiffusionEngine.Config(8, SCHEDULE))) {
                 List<DiffusionEngine.Handle> handles = engine.submitAll(requests, List.of());
                 for (int i = 0; i < requests.size(); i++) {
@@ -71,6 +74,7 @@ class DiffusionEngineTest {
                 assertEquals(5 + 5 + 3 + 1, engine.modelRows());
             }
         }
+        assertEquals(memoryBefore, device.allocator().stats().inUseBytes(), "closing the model gives back its weights");
     }
 
     /** The engine's [cond | uncond] rows of one batch give the same latent as two batch-1 model calls stitched together. */

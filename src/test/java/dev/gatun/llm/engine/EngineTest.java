@@ -119,6 +119,7 @@ class EngineTest {
         ConcurrentHashMap<Integer, Boolean> cancelled = new ConcurrentHashMap<>();
         CopyOnWriteArrayList<Throwable> errors = new CopyOnWriteArrayList<>();
         Metrics metrics;
+        long memoryBefore = device.allocator().stats().inUseBytes();
         try (Engine engine = engine(device, c)) {
             // hold the engine until half the requests arrived, so that they compete for blocks however fast the device is
             CountDownLatch half = new CountDownLatch(n / 2);
@@ -163,6 +164,8 @@ class EngineTest {
             assertAllFree(engine); // runs on the engine thread between steps: the metrics below are then current
             metrics = engine.metrics();
         }
+        assertEquals(memoryBefore, device.allocator().stats().inUseBytes(),
+                "after close, the engine has given back every byte it (and its model and cache) took: no step leaked a tensor");
         int skipped = 0;
         try (LlamaModel reference = LlamaModel.load(modelDir, device)) {
             for (int i = 0; i < n; i++) {
