@@ -4,22 +4,14 @@
 #include "cuemu/prelude.h"
 #include "reduce.cuh"
 
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_row_sum_f32(const float* x, float* out, long long rows, long long cols, long long x_stride) {
-    gatun::row_sum_rows(x, out, rows, cols, x_stride);
-}
-CUEMU_EXPORT(gatun_row_sum_f32);
+// Each entry is named in full where it is instantiated, so every kernel name can be found as written.
+#define GATUN_ROW_SUM(NAME, T)                                                                     \
+    extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)                              \
+        NAME(const T* x, float* out, long long rows, long long cols, long long x_stride) {         \
+        gatun::row_sum_rows(x, out, rows, cols, x_stride);                                         \
+    }                                                                                              \
+    CUEMU_EXPORT(NAME)
 
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_row_sum_f16(const __half* x, float* out, long long rows, long long cols,
-                  long long x_stride) {
-    gatun::row_sum_rows(x, out, rows, cols, x_stride);
-}
-CUEMU_EXPORT(gatun_row_sum_f16);
-
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_row_sum_bf16(const __nv_bfloat16* x, float* out, long long rows, long long cols,
-                   long long x_stride) {
-    gatun::row_sum_rows(x, out, rows, cols, x_stride);
-}
-CUEMU_EXPORT(gatun_row_sum_bf16);
+GATUN_ROW_SUM(gatun_row_sum_f32, float);
+GATUN_ROW_SUM(gatun_row_sum_f16, __half);
+GATUN_ROW_SUM(gatun_row_sum_bf16, __nv_bfloat16);

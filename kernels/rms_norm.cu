@@ -4,24 +4,15 @@
 #include "cuemu/prelude.h"
 #include "rms_norm.cuh"
 
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_rms_norm_f32(const float* x, const float* weight, float* y, long long rows, long long cols,
-                   long long x_stride, long long y_stride, float eps) {
-    gatun::rms_norm_rows(x, weight, y, rows, cols, x_stride, y_stride, eps);
-}
-CUEMU_EXPORT(gatun_rms_norm_f32);
+// Each entry is named in full where it is instantiated, so every kernel name can be found as written.
+#define GATUN_RMS_NORM(NAME, T)                                                                    \
+    extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)                              \
+        NAME(const T* x, const T* weight, T* y, long long rows, long long cols, long long x_stride, \
+             long long y_stride, float eps) {                                                      \
+        gatun::rms_norm_rows(x, weight, y, rows, cols, x_stride, y_stride, eps);                   \
+    }                                                                                              \
+    CUEMU_EXPORT(NAME)
 
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_rms_norm_f16(const __half* x, const __half* weight, __half* y, long long rows,
-                   long long cols, long long x_stride, long long y_stride, float eps) {
-    gatun::rms_norm_rows(x, weight, y, rows, cols, x_stride, y_stride, eps);
-}
-CUEMU_EXPORT(gatun_rms_norm_f16);
-
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_rms_norm_bf16(const __nv_bfloat16* x, const __nv_bfloat16* weight, __nv_bfloat16* y,
-                    long long rows, long long cols, long long x_stride, long long y_stride,
-                    float eps) {
-    gatun::rms_norm_rows(x, weight, y, rows, cols, x_stride, y_stride, eps);
-}
-CUEMU_EXPORT(gatun_rms_norm_bf16);
+GATUN_RMS_NORM(gatun_rms_norm_f32, float);
+GATUN_RMS_NORM(gatun_rms_norm_f16, __half);
+GATUN_RMS_NORM(gatun_rms_norm_bf16, __nv_bfloat16);

@@ -4,29 +4,17 @@
 #include "cuemu/prelude.h"
 #include "rope.cuh"
 
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_rope_f32(float* x, const int* positions, int num_tokens, int num_heads, int head_dim,
-               int rotary_dim, float theta, float scale_factor, float scale_low, float scale_high, float scale_original,
-               int style) {
-    gatun::rope_tokens(x, positions, num_tokens, num_heads, head_dim, rotary_dim, theta,
-                       {scale_factor, scale_low, scale_high, scale_original}, style);
-}
-CUEMU_EXPORT(gatun_rope_f32);
+// Each entry is named in full where it is instantiated, so every kernel name can be found as written.
+#define GATUN_ROPE(NAME, T)                                                                        \
+    extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)                              \
+        NAME(T* x, const int* positions, int num_tokens, int num_heads, int head_dim, int rotary_dim, \
+             float theta, float scale_factor, float scale_low, float scale_high, float scale_original, \
+             int style) {                                                                          \
+        gatun::rope_tokens(x, positions, num_tokens, num_heads, head_dim, rotary_dim, theta,       \
+                           {scale_factor, scale_low, scale_high, scale_original}, style);          \
+    }                                                                                              \
+    CUEMU_EXPORT(NAME)
 
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_rope_f16(__half* x, const int* positions, int num_tokens, int num_heads, int head_dim,
-               int rotary_dim, float theta, float scale_factor, float scale_low, float scale_high, float scale_original,
-               int style) {
-    gatun::rope_tokens(x, positions, num_tokens, num_heads, head_dim, rotary_dim, theta,
-                       {scale_factor, scale_low, scale_high, scale_original}, style);
-}
-CUEMU_EXPORT(gatun_rope_f16);
-
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_rope_bf16(__nv_bfloat16* x, const int* positions, int num_tokens, int num_heads, int head_dim,
-                int rotary_dim, float theta, float scale_factor, float scale_low, float scale_high, float scale_original,
-               int style) {
-    gatun::rope_tokens(x, positions, num_tokens, num_heads, head_dim, rotary_dim, theta,
-                       {scale_factor, scale_low, scale_high, scale_original}, style);
-}
-CUEMU_EXPORT(gatun_rope_bf16);
+GATUN_ROPE(gatun_rope_f32, float);
+GATUN_ROPE(gatun_rope_f16, __half);
+GATUN_ROPE(gatun_rope_bf16, __nv_bfloat16);

@@ -4,23 +4,14 @@
 #include "cuemu/prelude.h"
 #include "softmax.cuh"
 
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_softmax_f32(const float* x, float* y, long long rows, long long cols, long long x_stride,
-                  long long y_stride) {
-    gatun::softmax_rows(x, y, rows, cols, x_stride, y_stride);
-}
-CUEMU_EXPORT(gatun_softmax_f32);
+// Each entry is named in full where it is instantiated, so every kernel name can be found as written.
+#define GATUN_SOFTMAX(NAME, T)                                                                     \
+    extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)                              \
+        NAME(const T* x, T* y, long long rows, long long cols, long long x_stride, long long y_stride) { \
+        gatun::softmax_rows(x, y, rows, cols, x_stride, y_stride);                                 \
+    }                                                                                              \
+    CUEMU_EXPORT(NAME)
 
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_softmax_f16(const __half* x, __half* y, long long rows, long long cols, long long x_stride,
-                  long long y_stride) {
-    gatun::softmax_rows(x, y, rows, cols, x_stride, y_stride);
-}
-CUEMU_EXPORT(gatun_softmax_f16);
-
-extern "C" __global__ void __launch_bounds__(gatun::kMaxBlock, 1)
-gatun_softmax_bf16(const __nv_bfloat16* x, __nv_bfloat16* y, long long rows, long long cols,
-                   long long x_stride, long long y_stride) {
-    gatun::softmax_rows(x, y, rows, cols, x_stride, y_stride);
-}
-CUEMU_EXPORT(gatun_softmax_bf16);
+GATUN_SOFTMAX(gatun_softmax_f32, float);
+GATUN_SOFTMAX(gatun_softmax_f16, __half);
+GATUN_SOFTMAX(gatun_softmax_bf16, __nv_bfloat16);
