@@ -2,7 +2,6 @@ package dev.gatun.cuda;
 
 import dev.gatun.bindings.blas.CuBlas;
 import dev.gatun.bindings.blas.CuBlasException;
-import dev.gatun.bindings.cuda.CudaAvailability;
 import dev.gatun.bindings.cuda.CudaDriver;
 import dev.gatun.testing.CudaShim;
 import dev.gatun.testing.Seeds;
@@ -35,11 +34,7 @@ class CuBlasTest {
 
     @BeforeEach
     void open() {
-        CudaShim.install();
-        CudaAvailability availability = CudaDriver.load();
-        assertTrue(availability.available(), availability.reason());
-        driver = availability.require();
-        driver.ctxSetCurrent(driver.primaryContextRetain(driver.deviceGet(0)));
+        driver = CudaShim.driverOnDevice0();
         CuBlas.Availability a = CuBlas.load();
         assertTrue(a.available(), a.reason());
         blas = a.library().orElseThrow();

@@ -33,16 +33,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("cuda")
 class CudaDriverTest {
     private CudaDriver driver;
-    private MemorySegment context;
 
     @BeforeEach
     void open() {
-        CudaShim.install();
-        CudaAvailability availability = CudaDriver.load();
-        assertTrue(availability.available(), availability.reason());
-        driver = availability.require();
-        context = driver.primaryContextRetain(driver.deviceGet(0));
-        driver.ctxSetCurrent(context);
+        driver = CudaShim.driverOnDevice0();
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.gatun.testing;
 
 import dev.gatun.bindings.blas.CuBlas;
+import dev.gatun.bindings.cuda.CudaAvailability;
 import dev.gatun.bindings.cuda.CudaDriver;
 import dev.gatun.device.Devices;
 
@@ -18,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The test-scope CUDA driver shim (native/cudashim): present when {@code -Dgatun.cuda.library}
@@ -48,6 +50,19 @@ public final class CudaShim {
         stat = linker.downcallHandle(shim.find("gatun_cudashim_stat").orElseThrow(), FunctionDescriptor.of(JAVA_LONG, ADDRESS));
         String resources = System.getProperty("gatun.cuda.shim.resources");
         if (resources != null) configure("resources", resources);
+    }
+
+    /**
+     * The driver binding with device 0's primary context retained and current on this thread (the
+     * caller releases it): the start of every test that drives the binding directly.
+     */
+    public static CudaDriver driverOnDevice0() {
+        install();
+        CudaAvailability availability = CudaDriver.load();
+        assertTrue(availability.available(), availability.reason());
+        CudaDriver driver = availability.require();
+        driver.ctxSetCurrent(driver.primaryContextRetain(driver.deviceGet(0)));
+        return driver;
     }
 
     /** Sets a shim knob: resources, fail_alloc, fail_launch, sticky_launch, memory_mb. */

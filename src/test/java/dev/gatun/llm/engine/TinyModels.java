@@ -46,23 +46,15 @@ public final class TinyModels {
             for (int s = 0; s < steps; s++) {
                 try (Tensor logits = model.forward(LlamaModel.Batch.single(chunk, start, table, blockSize), cache)) {
                     out[s] = Sampling.sample(logits, new Sampling.Params[] {Sampling.Params.greedy()}, new long[] {s})[0];
-                    margins[s] = margin(logits.toFloatArray());
+                    float[] row = logits.toFloatArray();
+                    double[] wide = new double[row.length];
+                    for (int i = 0; i < row.length; i++) wide[i] = row[i];
+                    margins[s] = TinyLlama.margin(wide);
                 }
                 start += chunk.length;
                 chunk = new int[] {out[s]};
             }
         }
         return new Reference(out, margins);
-    }
-
-    static double margin(float[] row) {
-        double a = Double.NEGATIVE_INFINITY, b = Double.NEGATIVE_INFINITY;
-        for (float v : row) {
-            if (v > a) {
-                b = a;
-                a = v;
-            } else if (v > b) b = v;
-        }
-        return a - b;
     }
 }
