@@ -20,6 +20,7 @@
 #pragma once
 
 #include "common.cuh"
+#include "patch_geometry.h"
 
 namespace gatun {
 
@@ -57,22 +58,6 @@ __device__ void gated_residual(const T* x, const T* gate, const T* y, T* out, lo
         store_f(out + i, load_f(x + i) + g * load_f(y + i));
     }
 }
-
-// The element of latent [B, C, F, H, W] that tokens element i holds (patchify reads it, unpatchify writes it).
-struct PatchGeometry {
-    long long c, f, h, w, pt, ph, pw;
-
-    __device__ long long latent_index(long long i) const {
-        const long long patch = c * pt * ph * pw, sw = w / pw, s_count = (h / ph) * sw, t_count = f / pt;
-        long long feat = i % patch, rest = i / patch;
-        const long long s = rest % s_count;
-        rest /= s_count;
-        const long long t = rest % t_count, b = rest / t_count;
-        const long long dw = feat % pw, dh = (feat / pw) % ph, dt = (feat / (pw * ph)) % pt, ch = feat / (pw * ph * pt);
-        const long long z = t * pt + dt, yy = (s / sw) * ph + dh, xx = (s % sw) * pw + dw;
-        return (((b * c + ch) * f + z) * h + yy) * w + xx;
-    }
-};
 
 // Pure gathers / scatters: every element copied exactly, each written once (the map is a bijection).
 template <typename T>

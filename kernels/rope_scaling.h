@@ -10,11 +10,7 @@
 
 #include <math.h>
 
-#if defined(__CUDACC__) || defined(__device__)
-#define GATUN_HOST_DEVICE __host__ __device__
-#else
-#define GATUN_HOST_DEVICE
-#endif
+#include "host_device.h"
 
 namespace gatun {
 

@@ -5,29 +5,15 @@
 #include <math.h>
 #include <string.h>
 
+#include "../../kernels/patch_geometry.h"
 #include "rows.h"
 
 #pragma GCC visibility push(hidden)
 namespace GATUN_NS {
 namespace {
 
-// The latent [B, C, F, H, W] element that tokens element i holds (kernels/dit.cuh's PatchGeometry).
-struct Patch {
-  long long c, f, h, w, pt, ph, pw;
-  long long latent_index(long long i) const {
-    const long long patch = c * pt * ph * pw, sw = w / pw, s_count = (h / ph) * sw, t_count = f / pt;
-    long long feat = i % patch, rest = i / patch;
-    const long long s = rest % s_count;
-    rest /= s_count;
-    const long long t = rest % t_count, b = rest / t_count;
-    const long long dw = feat % pw, dh = (feat / pw) % ph, dt = (feat / (pw * ph)) % pt, ch = feat / (pw * ph * pt);
-    const long long z = t * pt + dt, yy = (s / sw) * ph + dh, xx = (s % sw) * pw + dw;
-    return (((b * c + ch) * f + z) * h + yy) * w + xx;
-  }
-};
-
 template <class E>
-void move_patches(const E* src, E* dst, long long n, const Patch& g, bool to_tokens) {
+void move_patches(const E* src, E* dst, long long n, const gatun::PatchGeometry& g, bool to_tokens) {
   const long long patch = g.c * g.pt * g.ph * g.pw;  // one token per work row
   for_rows(n / patch, patch * (long long)sizeof(E), [&](long long r0, long long r1) {
     for (long long i = r0 * patch; i < r1 * patch; ++i) {
@@ -109,7 +95,7 @@ int gatun_cpu_patchify(int dtype, const void* src, void* dst, long long batch, l
   const long long n = batch * c * f * h * w;
   if (n == 0) return GATUN_CPU_OK;
   if (!src || !dst) return GATUN_CPU_ENULL;
-  const Patch g{c, f, h, w, pt, ph, pw};
+  const gatun::PatchGeometry g{c, f, h, w, pt, ph, pw};
   if (es == 4) move_patches((const uint32_t*)src, (uint32_t*)dst, n, g, to_tokens != 0);
   else move_patches((const uint16_t*)src, (uint16_t*)dst, n, g, to_tokens != 0);
   return GATUN_CPU_OK;
