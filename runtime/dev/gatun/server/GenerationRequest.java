@@ -56,19 +56,40 @@ record GenerationRequest(boolean chat, boolean stream, boolean includeUsage, Req
             throw ApiException.invalid(promptParam, "context_length_exceeded",
                     "the prompt has " + ids.length + " tokens and leaves no room in the model's context of " + contextTokens + " tokens");
 
+        int maxTokens = maxTokens(body, chat, ids.length, contextTokens, options);
+        Sampling.Params params = sampling(body);
+        List<String> stops = stops(body);
+        Boolean stream = optBoolean(body, "stream");
+        boolean includeUsage = includeUsage(body);
+        JsonNode logprobs = field(body, "logprobs");
+        if (logprobs != null && !(logprobs.isBoolean() && !logprobs.asBoolean()))
+            throw ApiException.invalid("logprobs", "'logprobs' is not supported");
+
+        Boolean ignoreEos = optBoolean(body, "ignore_eos");
+        Request request = new Request(ids, params, maxTokens, ignoreEos != null && ignoreEos ? new int[0] : options.eosTokens(), null);
+        String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
+        return new GenerationRequest(chat, stream != null && stream, includeUsage, request, stops, id, Instant.now().getEpochSecond());
+    }
+
+    /** max_tokens (or chat's max_completion_tokens) checked against the server's limit and the room the prompt leaves; else the default. */
+    private static int maxTokens(JsonNode body, boolean chat, int promptTokens, int contextTokens, OpenAiServer.Options options) {
+        int room = contextTokens - promptTokens;
         String maxParam = chat && field(body, "max_completion_tokens") != null ? "max_completion_tokens" : "max_tokens";
         Long asked = optLong(body, maxParam);
-        int maxTokens;
         if (asked != null) {
             if (asked < 1) throw ApiException.invalid(maxParam, "'" + maxParam + "' must be >= 1, got " + asked);
             if (asked > options.maxTokens())
                 throw ApiException.invalid(maxParam, "'" + maxParam + "' is " + asked + ", more than this server's limit of " + options.maxTokens());
             if (asked > room)
-                throw ApiException.invalid(maxParam, "context_length_exceeded", "the prompt (" + ids.length + " tokens) + " + maxParam + " (" + asked + ") = "
-                        + (ids.length + asked) + " exceeds the model's context of " + contextTokens + " tokens");
-            maxTokens = asked.intValue();
-        } else maxTokens = Math.min(Math.min(room, options.maxTokens()), chat ? Integer.MAX_VALUE : DEFAULT_COMPLETION_TOKENS);
+                throw ApiException.invalid(maxParam, "context_length_exceeded", "the prompt (" + promptTokens + " tokens) + " + maxParam + " (" + asked + ") = "
+                        + (promptTokens + asked) + " exceeds the model's context of " + contextTokens + " tokens");
+            return asked.intValue();
+        }
+        return Math.min(Math.min(room, options.maxTokens()), chat ? Integer.MAX_VALUE : DEFAULT_COMPLETION_TOKENS);
+    }
 
+    /** temperature (default 1; 0 = greedy), top_k (0 or -1 = off), top_p, seed (default: random). */
+    private static Sampling.Params sampling(JsonNode body) {
         Double temperature = optDouble(body, "temperature");
         Double topP = optDouble(body, "top_p");
         Long topK = optLong(body, "top_k");
@@ -78,31 +99,20 @@ record GenerationRequest(boolean chat, boolean stream, boolean includeUsage, Req
             throw ApiException.invalid("temperature", "'temperature' must be a finite number >= 0 (0 = greedy), got " + temperature);
         if (topP != null && !(topP > 0 && topP <= 1)) throw ApiException.invalid("top_p", "'top_p' must be in (0, 1], got " + topP);
         if (topK != null && (topK < -1 || topK > Integer.MAX_VALUE)) throw ApiException.invalid("top_k", "'top_k' must be >= 0 (0 or -1 = off), got " + topK);
-        Sampling.Params params;
         try {
-            params = new Sampling.Params(temperature == null ? 1f : temperature.floatValue(), topK == null || topK < 0 ? 0 : topK.intValue(),
+            return new Sampling.Params(temperature == null ? 1f : temperature.floatValue(), topK == null || topK < 0 ? 0 : topK.intValue(),
                     topP == null ? 1f : topP.floatValue(), seed == null ? ThreadLocalRandom.current().nextLong() : seed);
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid(null, e.getMessage());
         }
+    }
 
-        List<String> stops = stops(body);
-        Boolean stream = optBoolean(body, "stream");
-        boolean includeUsage = false;
+    private static boolean includeUsage(JsonNode body) {
         JsonNode so = field(body, "stream_options");
-        if (so != null) {
-            if (!so.isObject()) throw ApiException.invalid("stream_options", "'stream_options' must be an object");
-            Boolean iu = optBoolean(so, "include_usage");
-            includeUsage = iu != null && iu;
-        }
-        JsonNode logprobs = field(body, "logprobs");
-        if (logprobs != null && !(logprobs.isBoolean() && !logprobs.asBoolean()))
-            throw ApiException.invalid("logprobs", "'logprobs' is not supported");
-
-        Boolean ignoreEos = optBoolean(body, "ignore_eos");
-        Request request = new Request(ids, params, maxTokens, ignoreEos != null && ignoreEos ? new int[0] : options.eosTokens(), null);
-        String id = (chat ? "chatcmpl-" : "cmpl-") + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
-        return new GenerationRequest(chat, stream != null && stream, includeUsage, request, stops, id, Instant.now().getEpochSecond());
+        if (so == null) return false;
+        if (!so.isObject()) throw ApiException.invalid("stream_options", "'stream_options' must be an object");
+        Boolean iu = optBoolean(so, "include_usage");
+        return iu != null && iu;
     }
 
     private static String prompt(JsonNode body) {
