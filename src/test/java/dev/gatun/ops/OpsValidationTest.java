@@ -43,6 +43,85 @@ class OpsValidationTest {
         }
     }
 
+    /** The parameter limits are inclusive: at the limit accepted, one past refused by name (PIT showed none were tested). */
+    @Test
+    void limitsAreInclusive() {
+        new Attention.Rope(512, 10000f, Attention.RopeStyle.NEOX);
+        new Attention.Rope(0, 10000f, Attention.RopeStyle.NEOX);
+        refused("rotaryDim must be even and in [0, 512]", () -> new Attention.Rope(514, 10000f, Attention.RopeStyle.NEOX));
+        refused("rotaryDim must be even and in [0, 512]", () -> new Attention.Rope(-2, 10000f, Attention.RopeStyle.NEOX));
+        new Attention.Rope(64, 1.001f, Attention.RopeStyle.NEOX);
+        refused("theta must be > 1", () -> new Attention.Rope(64, 1f, Attention.RopeStyle.NEOX));
+        Attention.RopeScaling.llama3(8, 1, 1.001f, 1);
+        refused("low_freq_factor < high_freq_factor", () -> Attention.RopeScaling.llama3(8, 2, 2, 8192));
+        refused("original_max_position_embeddings >= 1", () -> Attention.RopeScaling.llama3(8, 1, 4, 0));
+        refused("factor must be > 0", () -> Attention.RopeScaling.linear(0));
+
+        for (int blockSize : new int[] {8, 256}) {
+            try (Tensor k = Tensor.empty(cpu, DType.F32, 2, blockSize, 1, 8); Tensor v = Tensor.empty(cpu, DType.F32, 2, blockSize, 1, 8)) {
+                new Attention.PagedKv(k, v);
+            }
+        }
+        for (int blockSize : new int[] {4, 512, 24}) {
+            try (Tensor k = Tensor.empty(cpu, DType.F32, 1, blockSize, 1, 8); Tensor v = Tensor.empty(cpu, DType.F32, 1, blockSize, 1, 8)) {
+                refused("block size must be a power of two in [8, 256]", () -> new Attention.PagedKv(k, v));
+            }
+        }
+
+        // decode: a sequence filling its blocks exactly; entries past the blocks it needs are not read (any value)
+        try (Tensor k = Tensor.empty(cpu, DType.F32, 3, 8, 1, 8); Tensor v = Tensor.empty(cpu, DType.F32, 3, 8, 1, 8);
+             Tensor q = Tensor.empty(cpu, DType.F32, 1, 1, 8); Tensor out = Tensor.empty(cpu, DType.F32, 1, 1, 8);
+             Tensor lse = Tensor.empty(cpu, DType.F32, 1, 1)) {
+            k.fillBytes((byte) 0);
+            v.fillBytes((byte) 0);
+            q.fillBytes((byte) 0);
+            Attention.PagedKv cache = new Attention.PagedKv(k, v);
+            Attention.decode(q, cache, new int[][] {{2, 0, -1, 99}}, new int[] {16}, 1f, -1, out, lse);
+            assertArrayEquals(new float[8], out.toFloatArray(), "zero values average to zero");
+            refused("has 17 tokens but 2 blocks", () -> Attention.decode(q, cache, new int[][] {{2, 0}}, new int[] {17}, 1f, -1, out, lse));
+            refused("names block 3; the cache has 3", () -> Attention.decode(q, cache, new int[][] {{3}}, new int[] {1}, 1f, -1, out, lse));
+            refused("names block -1", () -> Attention.decode(q, cache, new int[][] {{-1}}, new int[] {8}, 1f, -1, out, lse));
+        }
+
+        // row sums of integers or into another device's memory
+        try (Tensor ints = Tensor.of(cpu, new int[] {1, 2}, 1, 2); Tensor x = Tensor.empty(cpu, DType.F32, 1, 2);
+             Tensor emuSums = Tensor.empty(emu, DType.F32, 1)) {
+            refused("x has dtype int32", () -> Ops.rowSum(ints));
+            refused("one device", () -> Ops.rowSum(x, emuSums));
+        }
+        // sampling: a vocabulary of one always gives token 0; zero uniforms are an empty array
+        try (Tensor one = Tensor.of(cpu, DType.F32, new float[] {3f}, 1, 1)) {
+            assertArrayEquals(new int[] {0}, Sampling.sample(one, new Sampling.Params[] {new Sampling.Params(1f, 0, 1f, 7)}, new long[] {0}));
+        }
+        assertArrayEquals(new float[0], Sampling.uniforms(cpu, 1, 0, 0));
+        refused("n must be >= 0", () -> Sampling.uniforms(cpu, 1, 0, -1));
+    }
+
+    /** Patch moves check the tokens' shape, dtype, device and layout; adaLN's two vectors must share a row stride. */
+    @Test
+    void ditOpsRefuseMismatchedTokensAndStrides() {
+        try (Tensor latent = Tensor.empty(cpu, DType.F32, 1, 4, 2, 4, 4);
+             Tensor wrongShape = Tensor.empty(cpu, DType.F32, 1, 2, 4, 15);
+             Tensor wrongDtype = Tensor.empty(cpu, DType.BF16, 1, 2, 4, 16);
+             Tensor onEmu = Tensor.empty(emu, DType.F32, 1, 2, 4, 16);
+             Tensor wide = Tensor.empty(cpu, DType.F32, 1, 2, 4, 32);
+             Tensor strided = wide.slice(3, 0, 16);
+             Tensor ints = Tensor.of(cpu, new int[128], 1, 4, 2, 4, 4)) {
+            for (Tensor bad : new Tensor[] {wrongShape, wrongDtype, onEmu, strided}) {
+                refused("patchify: tokens must be a contiguous fp32 [1, 2, 4, 16] on " + cpu, () -> DitOps.patchify(latent, bad, 1, 2, 2));
+                refused("unpatchify: tokens must be a contiguous fp32 [1, 2, 4, 16]", () -> DitOps.unpatchify(bad, latent, 1, 2, 2));
+            }
+            refused("the latent must be a contiguous fp32, fp16 or bf16 tensor", () -> DitOps.patchify(ints, 1, 2, 2));
+        }
+        int batch = 2, tokens = 3, dim = 8;
+        try (Tensor x = Tensor.empty(cpu, DType.F32, batch, tokens, dim);
+             Tensor mod = Tensor.empty(cpu, DType.F32, batch, 3 * dim);
+             Tensor shift = mod.slice(1, 0, dim);
+             Tensor scale = Tensor.empty(cpu, DType.F32, batch, dim)) {
+            refused("shift and scale must have one row stride, got " + 3 * dim + " and " + dim, () -> DitOps.adaLayerNorm(x, shift, scale, 1e-6f, x));
+        }
+    }
+
     @Test
     void emptyInputsAreFine() {
         for (Device device : new Device[] {cpu, emu}) {
