@@ -61,9 +61,10 @@ public final class Reference {
         return y;
     }
 
-    public static float[] rowSumNaive(float[] x, int rows, int cols) {
-        float[] y = new float[rows];
-        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) y[r] += x[r * cols + c];
+    /** Each row's sum of |x|: the scale of a sum's rounding error. */
+    public static double[] rowAbsSum(float[] x, int rows, int cols) {
+        double[] y = new double[rows];
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) y[r] += Math.abs(x[r * cols + c]);
         return y;
     }
 
