@@ -122,6 +122,68 @@ class OpsValidationTest {
         }
     }
 
+    /** Each check of the transformer glue ops, one wrong argument at a time against a call that runs. */
+    @Test
+    void everyCheckOfTheGlueOps() {
+        try (Tensor x = Tensor.empty(cpu, DType.F32, 2, 8); Tensor w = Tensor.empty(cpu, DType.F32, 8); Tensor out = Tensor.empty(cpu, DType.F32, 2, 8);
+             Tensor ints = Tensor.of(cpu, new int[16], 2, 8); Tensor scalar = Tensor.empty(cpu, DType.F32);
+             Tensor onEmu = Tensor.empty(emu, DType.F32, 2, 8); Tensor wOnEmu = Tensor.empty(emu, DType.F32, 8);
+             Tensor half = Tensor.empty(cpu, DType.F16, 2, 8); Tensor wide = Tensor.empty(cpu, DType.F32, 2, 16);
+             Tensor strided = wide.slice(1, 0, 8); Tensor proj = Tensor.empty(cpu, DType.F32, 3, 8);
+             Tensor projOut = Tensor.empty(cpu, DType.F32, 2, 3); Tensor bias = Tensor.empty(cpu, DType.F32, 3);
+             Tensor gateUp = Tensor.empty(cpu, DType.F32, 2, 16); Tensor odd = Tensor.empty(cpu, DType.F32, 2, 7);
+             Tensor table = Tensor.empty(cpu, DType.F32, 10, 8); Tensor transposed = out.transpose(0, 1);
+             Tensor biasOnEmu = wOnEmu.slice(0, 0, 3)) {
+            for (Tensor t : new Tensor[] {x, w, out, proj, bias, gateUp, table}) t.fillBytes((byte) 0);
+            Ops.rmsNorm(x, w, 1e-6f, out);
+            refused("rmsNorm: x has dtype int32", () -> Ops.rmsNorm(ints, w, 1e-6f, out));
+            refused("rmsNorm: x must have at least one dimension", () -> Ops.rmsNorm(scalar, w, 1e-6f, out));
+            refused("rmsNorm: all tensors must be on one device", () -> Ops.rmsNorm(x, wOnEmu, 1e-6f, out));
+            refused("rmsNorm: all tensors must be on one device", () -> Ops.rmsNorm(x, w, 1e-6f, onEmu));
+            refused("rmsNorm: out must match x", () -> Ops.rmsNorm(x, w, 1e-6f, half));
+            refused("rmsNorm: eps must be a positive finite number", () -> Ops.rmsNorm(x, w, Float.NaN, out));
+
+            Ops.linear(x, proj, bias, projOut);
+            refused("linear: x has dtype int32", () -> Ops.linear(ints, proj, null, projOut));
+            refused("linear: all tensors must be on one device", () -> Ops.linear(x, proj, null, onEmu));
+            refused("linear: w must be a contiguous fp32 [outFeatures, 8] tensor", () -> Ops.linear(x, transposed, null, projOut));
+            refused("linear: bias must be a fp32 vector of 3", () -> Ops.linear(x, proj, w, projOut));
+            refused("linear: bias must be a fp32 vector of 3 on cpu", () -> Ops.linear(x, proj, biasOnEmu, projOut));
+            refused("linear: out must be fp32 [2, 3]", () -> Ops.linear(x, proj, bias, out));
+            try (Tensor empty = Tensor.empty(cpu, DType.F32, 2, 0); Tensor w0 = Tensor.empty(cpu, DType.F32, 3, 0)) {
+                refused("linear: x has no input features", () -> Ops.linear(empty, w0, null, projOut));
+            }
+
+            Ops.add(x, x, out);
+            refused("add: a has dtype int32", () -> Ops.add(ints, x, out));
+            refused("add: all tensors must be on one device", () -> Ops.add(x, onEmu, out));
+            refused("add: b must match x", () -> Ops.add(x, half, out));
+            refused("add: out must match x", () -> Ops.add(x, x, projOut));
+            refused("add: tensors must be contiguous", () -> Ops.add(x, strided, out));
+
+            Ops.siluMul(gateUp, out);
+            refused("siluMul: x has dtype int32", () -> Ops.siluMul(ints, out));
+            refused("siluMul: all tensors must be on one device", () -> Ops.siluMul(gateUp, onEmu));
+            refused("siluMul: tensors must be contiguous", () -> Ops.siluMul(gateUp, strided));
+            refused("siluMul: x's last dimension must be even", () -> Ops.siluMul(odd, out));
+            refused("siluMul: x's last dimension must be even ([gate | up]) and out fp32 [2, 8]", () -> Ops.siluMul(gateUp, projOut));
+
+            Ops.geluTanh(x, out);
+            refused("geluTanh: x has dtype int32", () -> Ops.geluTanh(ints, out));
+            refused("geluTanh: all tensors must be on one device", () -> Ops.geluTanh(x, onEmu));
+            refused("geluTanh: out must match x", () -> Ops.geluTanh(x, half));
+            refused("geluTanh: tensors must be contiguous", () -> Ops.geluTanh(strided, out));
+
+            try (Tensor rows = Ops.embedding(new int[] {0, 9}, table)) {
+                assertArrayEquals(new long[] {2, 8}, rows.shape());
+            }
+            refused("embedding: table has dtype int32", () -> Ops.embedding(new int[] {0}, ints));
+            refused("embedding: table must be a contiguous [vocab, hidden] tensor", () -> Ops.embedding(new int[] {0}, w));
+            refused("embedding: token id 10 at position 1 is outside the vocabulary [0, 10)", () -> Ops.embedding(new int[] {0, 10}, table));
+            refused("embedding: token id -1 at position 0", () -> Ops.embedding(new int[] {-1}, table));
+        }
+    }
+
     @Test
     void emptyInputsAreFine() {
         for (Device device : new Device[] {cpu, emu}) {
