@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -181,6 +182,19 @@ class OpsValidationTest {
             refused("embedding: table must be a contiguous [vocab, hidden] tensor", () -> Ops.embedding(new int[] {0}, w));
             refused("embedding: token id 10 at position 1 is outside the vocabulary [0, 10)", () -> Ops.embedding(new int[] {0, 10}, table));
             refused("embedding: token id -1 at position 0", () -> Ops.embedding(new int[] {-1}, table));
+        }
+    }
+
+    /** The ops that allocate their result free it when the call is refused: nothing leaks from a bad call. */
+    @Test
+    void refusedAllocatingCallsLeakNothing() {
+        try (Tensor x = Tensor.empty(cpu, DType.F32, 4, 8); Tensor w = Tensor.empty(cpu, DType.F32, 5); Tensor ints = Tensor.of(cpu, new int[8], 8)) {
+            long before = cpu.allocator().stats().inUseBytes();
+            refused("weight must be a contiguous fp32 vector of 8", () -> Ops.rmsNorm(x, w, 1e-6f));
+            refused("w must be a contiguous fp32 [outFeatures, 8] tensor", () -> Ops.linear(x, w, null));
+            refused("embedding: table has dtype int32", () -> Ops.embedding(new int[] {0}, ints));
+            refused("token id 4 at position 0", () -> Ops.embedding(new int[] {4}, x));
+            assertEquals(before, cpu.allocator().stats().inUseBytes(), "a refused call left memory allocated");
         }
     }
 
