@@ -42,8 +42,7 @@ class TensorTest {
     @ParameterizedTest
     @MethodSource("devices")
     void viewsShareMemoryWithoutCopies(Device device) {
-        float[] v = new float[24];
-        for (int i = 0; i < v.length; i++) v[i] = i;
+        float[] v = iota(24);
         try (Tensor x = Tensor.of(device, DType.F32, v, 2, 3, 4);
              Tensor flat = x.reshape(6, -1);
              Tensor cols = x.slice(2, 1, 3);
@@ -58,6 +57,13 @@ class TensorTest {
             flat.copyFrom(new float[24]);
             assertEquals(0f, x.toFloatArray()[23], "a write through a view shows in the base");
         }
+    }
+
+    /** 0, 1, ..., n - 1: each element names its own offset. */
+    private static float[] iota(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = i;
+        return v;
     }
 
     @Test
@@ -79,8 +85,7 @@ class TensorTest {
     @ParameterizedTest
     @MethodSource("devices")
     void slicesAtTheEdgesOfADimension(Device device) {
-        float[] v = new float[24];
-        for (int i = 0; i < v.length; i++) v[i] = i;
+        float[] v = iota(24);
         try (Tensor x = Tensor.of(device, DType.F32, v, 2, 3, 4);
              Tensor first = x.slice(0, 0, 1);
              Tensor last = x.slice(0, 1, 2);
