@@ -2,9 +2,9 @@
 //
 // Under nvcc (__CUDACC__) it only adds the two project macros and kWarp.
 // Under g++ it turns the kernel source into ordinary C++ that runs on the
-// cuemu fiber runtime (native/cuemu/runtime.cpp): every CUDA thread is a
-// fiber, __syncthreads is a checked barrier, warp collectives go through a
-// per-warp exchange area and check their masks.
+// cuemu fiber runtime (native/cuemu/*.cpp, overview in runtime_internal.h):
+// every CUDA thread is a fiber, __syncthreads is a checked barrier, warp
+// collectives go through a per-warp exchange area and check their masks.
 #pragma once
 
 #if defined(__CUDACC__)
