@@ -96,7 +96,12 @@ test('a stream the client aborts is cancelled on the server and its KV blocks fr
   });
   assert.equal(chunks, 3, 'no chunk after the abort');
   assert.deepEqual(s.finishes, []);
-  assert.ok(c.text.startsWith(s.text), 'the text before the abort is the reference');
+  // the request runs past the reference's tokens, whose text can be shorter than three chunks (a random
+  // model's tokens are often special, without text): the two agree as far as both go; the reference's
+  // last character may be a sequence its last token cut off (U+FFFD)
+  const reference = c.text.replace(/\uFFFD$/, '');
+  assert.ok(reference.startsWith(s.text) || s.text.startsWith(reference),
+    `the text before the abort agrees with the reference: ${JSON.stringify(s.text)} vs ${JSON.stringify(c.text)}`);
 
   const after = await idle();
   assertIdle(after);
