@@ -88,8 +88,9 @@ class VideoCommandTest {
         assertTrue(error("--model", "tiny", "--condition", "-1", "--device", "cpu").contains("--condition must be in [0, "));
     }
 
-    private static String error(String... args) {
-        List<String> all = new java.util.ArrayList<>(List.of("video"));
+    /** The one-sentence refusal of {@code gatun video args}; --out points into the temp folder in case a refusal regresses. */
+    private String error(String... args) {
+        List<String> all = new java.util.ArrayList<>(List.of("video", "--out", tmp.resolve("refused").toString()));
         all.addAll(List.of(args));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Main.run(all, new PrintStream(new ByteArrayOutputStream())));
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
