@@ -59,7 +59,7 @@ final class AttentionBench {
     }
 
     private static BenchRow decode(Device device, int batch, int context, int qHeads, int kvHeads, int dim, int reps, Ceilings ceilings) {
-        int blockSize = 16, blocksPerSeq = context / blockSize, numBlocks = batch * blocksPerSeq;
+        int blockSize = Attention.preferredBlockSize(device), blocksPerSeq = context / blockSize, numBlocks = batch * blocksPerSeq;
         try (Tensor keys = random(device, numBlocks * blockSize, kvHeads, dim); Tensor values = random(device, numBlocks * blockSize, kvHeads, dim);
              Tensor kc = keys.reshape(numBlocks, blockSize, kvHeads, dim); Tensor vc = values.reshape(numBlocks, blockSize, kvHeads, dim);
              Tensor q = random(device, batch, qHeads, dim); Tensor out = Tensor.empty(device, DType.F32, batch, qHeads, dim);
@@ -68,7 +68,8 @@ final class AttentionBench {
             int[] lens = new int[batch];
             for (int b = 0; b < batch; b++) {
                 lens[b] = context;
-                for (int i = 0; i < blocksPerSeq; i++) tables[b][i] = b * blocksPerSeq + i;
+                // as a serving engine's sequences that grow side by side get their blocks: interleaved
+                for (int i = 0; i < blocksPerSeq; i++) tables[b][i] = i * batch + b;
             }
             Attention.PagedKv cache = new Attention.PagedKv(kc, vc);
             float scale = (float) (1 / Math.sqrt(dim));
@@ -76,7 +77,7 @@ final class AttentionBench {
             Ceilings.Measured m = ceilings.beside(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps, Ceilings.Memory.READ, (long) bytes);
             double seconds = m.seconds();
             Optional<Double> peer = TorchPeer.seconds(device, "decode", reps, batch, context, qHeads, kvHeads, dim);
-            return new BenchRow("decode", device.kind().id(), "fp32", "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim,
+            return new BenchRow("decode", device.kind().id(), "fp32", "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim + " bs" + blockSize,
                     bytes / (1 << 20), "MiB of K/V read", seconds, bytes / seconds / 1e9, "GB/s", m.ceilingGBs(), Ceilings.Memory.READ.label, peer.isPresent() ? "torch sdpa" : null,
                     peer.orElse(null));
         }

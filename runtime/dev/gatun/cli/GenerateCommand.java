@@ -13,6 +13,7 @@ import dev.gatun.llm.engine.FinishReason;
 import dev.gatun.llm.engine.Request;
 import dev.gatun.llm.engine.RequestHandle;
 import dev.gatun.llm.engine.Result;
+import dev.gatun.ops.Attention;
 import dev.gatun.ops.Sampling;
 
 import java.io.IOException;
@@ -114,7 +115,7 @@ final class GenerateCommand {
         Request request = new Request(ids, params, maxTokens, eos.stream().mapToInt(Integer::intValue).toArray(), null);
 
         Device d = device == null ? Devices.best() : Devices.get(device);
-        int blockSize = 16;
+        int blockSize = Attention.preferredBlockSize(d);
         int blocks = Math.max(16, (ids.length + maxTokens + blockSize - 1) / blockSize + 1);
         LlamaModel llama;
         try {

@@ -7,6 +7,7 @@ import dev.gatun.llm.LlamaConfig;
 import dev.gatun.llm.LlamaModel;
 import dev.gatun.llm.Tokenizer;
 import dev.gatun.llm.engine.Engine;
+import dev.gatun.ops.Attention;
 import dev.gatun.server.OpenAiServer;
 
 import java.io.PrintStream;
@@ -106,7 +107,7 @@ final class ServeCommand {
         Engine engine;
         OpenAiServer http;
         try {
-            int blockSize = 16;
+            int blockSize = Attention.preferredBlockSize(d);
             // what --kv-cache-mib holds, but no more than every sequence at full context needs
             long enough = (long) maxSequences * ((config.maxPositionEmbeddings() + blockSize - 1) / blockSize);
             long kvBytes = kvMib > 0 ? (long) kvMib << 20 : d instanceof CudaDevice cuda ? cuda.freeMemoryBytes() / 10 * 9 : 1024L << 20;

@@ -18,6 +18,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.IntStream;
 
 import static dev.gatun.testing.AttentionReference.toDouble;
 import static dev.gatun.testing.AttentionReference.toFloat;
@@ -128,9 +129,14 @@ class PagedAttentionKernelTest {
     @ParameterizedTest(name = "decode {0} {1} {2}")
     @MethodSource("cases")
     void decodeMatchesTheReferenceAndIsBatchInvariant(Device device, DType dtype, Heads h) {
-        Random random = Seeds.random("decode" + device + dtype + h);
+        // 16, and the block size the engines use on this device where it differs
+        for (int blockSize : IntStream.of(16, Attention.preferredBlockSize(device)).distinct().toArray()) decode(device, dtype, h, blockSize);
+    }
+
+    private static void decode(Device device, DType dtype, Heads h, int blockSize) {
+        Random random = Seeds.random("decode" + device + dtype + h + blockSize);
         int[] lens = seqLens();
-        int blockSize = 16, batch = lens.length, row = h.kvHeads() * h.headDim();
+        int batch = lens.length, row = h.kvHeads() * h.headDim();
         int numBlocks = 0;
         for (int len : lens) numBlocks += (len + blockSize - 1) / blockSize + 1;
         List<Integer> ids = new ArrayList<>();
@@ -162,7 +168,7 @@ class PagedAttentionKernelTest {
                     System.arraycopy(n, 0, naive, qOffset, h.headDim());
                     expectedLse[b * h.qHeads() + hd] = r[h.headDim()];
                 }
-            String what = "decode window " + window + " " + device.description() + " " + dtype + " " + h;
+            String what = "decode window " + window + " block " + blockSize + " " + device.description() + " " + dtype + " " + h;
             float[][] batched = decode(device, dtype, h, kc, vc, q, tables, lens, numBlocks, blockSize, scale, window, batch);
             Numerics.assertClose(what, dtype, batched[0], expected, toFloat(naive));
             Numerics.assertClose(what + " lse", DType.F32, batched[1], expectedLse, null);

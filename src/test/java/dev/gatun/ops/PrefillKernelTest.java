@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.IntStream;
 
 import static dev.gatun.testing.AttentionReference.toDouble;
 import static dev.gatun.testing.AttentionReference.toFloat;
@@ -102,12 +103,16 @@ class PrefillKernelTest {
         Numerics.assertClose(what, dtype, result[0], expected, toFloat(naive));
         Numerics.assertClose(what + " lse", DType.F32, result[1], expectedLse, null);
 
-        // the same keys in a paged cache with shuffled blocks: the chunked-prefill path
-        float[][] paged = runPaged(device, dtype, c, q, k, v, cuQ, cuK, scale, random);
-        Numerics.assertClose(what + " paged", dtype, paged[0], expected, toFloat(naive));
-        Numerics.assertClose(what + " paged lse", DType.F32, paged[1], expectedLse, null);
-        if (device.kind() != DeviceKind.CPU) // kernels/ runs one body for both: the same bits
-            assertArrayEquals(result[0], paged[0], what + ": paged vs contiguous" + Seeds.replay());
+        // the same keys in a paged cache with shuffled blocks: the chunked-prefill path, with 16-token
+        // blocks and with the block size the engines use on this device where it differs
+        for (int blockSize : IntStream.of(16, Attention.preferredBlockSize(device)).distinct().toArray()) {
+            float[][] paged = runPaged(device, dtype, c, q, k, v, cuQ, cuK, scale, blockSize, random);
+            String where = what + " paged, block " + blockSize;
+            Numerics.assertClose(where, dtype, paged[0], expected, toFloat(naive));
+            Numerics.assertClose(where + " lse", DType.F32, paged[1], expectedLse, null);
+            if (device.kind() != DeviceKind.CPU) // kernels/ runs one body for both: the same bits
+                assertArrayEquals(result[0], paged[0], where + ": paged vs contiguous" + Seeds.replay());
+        }
 
         // the longest sequence alone: the same bits as inside the batch
         int b = batch - 2;
@@ -120,8 +125,8 @@ class PrefillKernelTest {
 
     /** Prefill reading K/V through block tables from a cache whose blocks are shuffled. */
     private static float[][] runPaged(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK,
-                                      float scale, Random random) {
-        int batch = cuQ.length - 1, blockSize = 16, row = c.kvHeads() * c.headDim();
+                                      float scale, int blockSize, Random random) {
+        int batch = cuQ.length - 1, row = c.kvHeads() * c.headDim();
         int[] seqLens = new int[batch];
         int blocks = 0;
         for (int b = 0; b < batch; b++) {
