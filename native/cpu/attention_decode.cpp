@@ -8,10 +8,12 @@
 // copy loop stalls on the misses with no arithmetic to hide them. Instead the next chunk's rows are
 // prefetched a few lines per step of this chunk's arithmetic, whole token rows (all heads of the
 // group) in address order (measured 13% faster than prefetching each head's own rows, 4 KB apart).
-// What bounds it (measured, 2-core Zen 5 VM, b16 ctx4096 fp32): the same reads in the same order
-// without the arithmetic run at 70-90% of the read ceiling, this kernel with K/V in L2 at ~80 GB/s
-// (~110 without the prefetch bookkeeping), yet from memory at ~40: with ~8 instructions per 64-byte
-// line the out-of-order window holds few misses, and the prefetch recovers only part (without: ~31).
+// What bounds it (measured, 2-core Zen 5 VM, b16 ctx4096 fp32): not the arithmetic (with one query
+// head per kv head instead of four it reads no faster; with K/V in L2 it computes at ~80 GB/s) but
+// the order of the reads: the same reads in the same order with no arithmetic at all run as fast
+// as this kernel (~40 GB/s, 70-90% of the read ceiling), up to 20% below one sequential sweep of
+// each chunk's K rows then V rows, an order the (query heads x tokens) score blocks cannot follow.
+// Without the prefetch: ~31 GB/s.
 // Partials (m, l, unnormalised acc) per split are merged by log-sum-exp in split order.
 #include <math.h>
 
@@ -55,22 +57,26 @@ VI const typename Dt::T* row_ptr(const Args& a, const void* cache, int b, int j,
 }
 
 // Software prefetch (into L2) of a list of rows, a few lines per step: spread over the arithmetic,
-// the misses overlap it; issued in one burst they would fill the miss queues and stall.
+// the misses overlap it; issued in one burst they would fill the miss queues and stall. A step
+// touches only the cursor (next line, end of its row): with the row list inside this struct and a
+// line offset instead, bf16 decode ran 12-25% slower (16 x 4096 tokens, 64-token blocks).
 struct RowPrefetch {
-  const char* rows[2 * kChunk];
-  int nrows = 0, bytes = 0, per = 0, r = 0, at = 0;  // next line: rows[r] + at
-  void add(const void* row) { rows[nrows++] = (const char*)row; }
-  // spread the lines of what was added over `steps` calls of step()
-  void plan(int row_bytes, int steps) {
-    bytes = row_bytes;
+  const char* const* rows;
+  int nrows, bytes, per, r = 0;
+  const char *cur = nullptr, *end = nullptr;
+  // the lines of nrows rows of row_bytes each, spread over `steps` calls of step()
+  RowPrefetch(const char* const* rows_, int nrows_, int row_bytes, int steps) : rows(rows_), nrows(nrows_), bytes(row_bytes) {
     const int lines = nrows * ((row_bytes + 63) / 64);
     per = GATUN_DECODE_PF ? (lines + steps - 1) / std::max(1, steps) : 0;
+    if (nrows > 0 && per > 0) cur = rows[0], end = cur + bytes;
   }
   inline __attribute__((always_inline)) void step() {
-    if (r == nrows) return;
-    const int k = std::min(per, (bytes - at + 63) / 64);
-    prefetch_l2(rows[r] + at, k * 64);
-    if ((at += k * 64) >= bytes) at = 0, ++r;
+    if (!cur) return;
+    for (const char* stop = end - cur > per * 64 ? cur + per * 64 : end; cur < stop; cur += 64) _mm_prefetch(cur, _MM_HINT_T1);
+    if (cur >= end) {
+      if (++r == nrows) cur = nullptr;
+      else cur = rows[r], end = cur + bytes;
+    }
   }
 };
 
@@ -153,10 +159,9 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   for (; c0 < s1; c0 += kChunk) {
     const int nn = c0 + kChunk < s1 ? rows_of(c0 + kChunk, kn, vn) : 0;
     // the next chunk's token rows, spread over this chunk's heads
-    RowPrefetch pf;
-    for (int t = 0; t < nn; ++t) pf.add(kn[t]);
-    for (int t = 0; t < nn; ++t) pf.add(vn[t]);
-    pf.plan(NH * D * (int)sizeof(T), NH * prefetch_steps(n, D, G, GB, GQ));
+    const char* next_rows[2 * kChunk];
+    for (int t = 0; t < nn; ++t) next_rows[t] = (const char*)kn[t], next_rows[nn + t] = (const char*)vn[t];
+    RowPrefetch pf(next_rows, 2 * nn, NH * D * (int)sizeof(T), NH * prefetch_steps(n, D, G, GB, GQ));
     for (int x = 0; x < NH; ++x) {
       const float* qs = qall + (long long)x * GQ * Dp;
       float* out = out_all + x * G * DS;
