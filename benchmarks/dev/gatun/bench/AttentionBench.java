@@ -30,7 +30,10 @@ final class AttentionBench {
         List<BenchRow> rows = new ArrayList<>();
         for (int nk : gemm) rows.add(linear(device, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
         for (int seq : seqs) rows.add(prefill(device, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
-        for (int context : contexts) rows.add(decode(device, emu ? 2 : quick ? 4 : 16, context, emu ? 4 : 32, emu ? 2 : 8, emu ? 64 : 128, reps, ceilings));
+        // fp32, and bf16: the cache a model loaded in its checkpoint's bf16 gets
+        for (DType dtype : List.of(DType.F32, DType.BF16))
+            for (int context : contexts)
+                rows.add(decode(device, dtype, emu ? 2 : quick ? 4 : 16, context, emu ? 4 : 32, emu ? 2 : 8, emu ? 64 : 128, reps, ceilings));
         return rows;
     }
 
@@ -58,11 +61,11 @@ final class AttentionBench {
         }
     }
 
-    private static BenchRow decode(Device device, int batch, int context, int qHeads, int kvHeads, int dim, int reps, Ceilings ceilings) {
+    private static BenchRow decode(Device device, DType dtype, int batch, int context, int qHeads, int kvHeads, int dim, int reps, Ceilings ceilings) {
         int blockSize = Attention.preferredBlockSize(device), blocksPerSeq = context / blockSize, numBlocks = batch * blocksPerSeq;
-        try (Tensor keys = random(device, numBlocks * blockSize, kvHeads, dim); Tensor values = random(device, numBlocks * blockSize, kvHeads, dim);
+        try (Tensor keys = random(device, dtype, numBlocks * blockSize, kvHeads, dim); Tensor values = random(device, dtype, numBlocks * blockSize, kvHeads, dim);
              Tensor kc = keys.reshape(numBlocks, blockSize, kvHeads, dim); Tensor vc = values.reshape(numBlocks, blockSize, kvHeads, dim);
-             Tensor q = random(device, batch, qHeads, dim); Tensor out = Tensor.empty(device, DType.F32, batch, qHeads, dim);
+             Tensor q = random(device, dtype, batch, qHeads, dim); Tensor out = Tensor.empty(device, dtype, batch, qHeads, dim);
              Tensor lse = Tensor.empty(device, DType.F32, batch, qHeads)) {
             int[][] tables = new int[batch][blocksPerSeq];
             int[] lens = new int[batch];
@@ -73,20 +76,22 @@ final class AttentionBench {
             }
             Attention.PagedKv cache = new Attention.PagedKv(kc, vc);
             float scale = (float) (1 / Math.sqrt(dim));
-            double bytes = 2.0 * batch * context * kvHeads * dim * 4;
+            double bytes = 2.0 * batch * context * kvHeads * dim * dtype.byteSize();
             Ceilings.Measured m = ceilings.beside(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps, Ceilings.Memory.READ, (long) bytes);
             double seconds = m.seconds();
-            Optional<Double> peer = TorchPeer.seconds(device, "decode", reps, batch, context, qHeads, kvHeads, dim);
-            return new BenchRow("decode", device.kind().id(), "fp32", "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim + " bs" + blockSize,
+            Optional<Double> peer = TorchPeer.seconds(device, "decode", reps, batch, context, qHeads, kvHeads, dim, dtype == DType.BF16 ? 1 : 0);
+            return new BenchRow("decode", device.kind().id(), dtype.id(), "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim + " bs" + blockSize,
                     bytes / (1 << 20), "MiB of K/V read", seconds, bytes / seconds / 1e9, "GB/s", m.ceilingGBs(), Ceilings.Memory.READ.label, peer.isPresent() ? "torch sdpa" : null,
                     peer.orElse(null));
         }
     }
 
-    private static Tensor random(Device device, int rows, int heads, int dim) {
+    private static Tensor random(Device device, int rows, int heads, int dim) { return random(device, DType.F32, rows, heads, dim); }
+
+    private static Tensor random(Device device, DType dtype, int rows, int heads, int dim) {
         Random random = new Random(rows * 131L + heads * 7L + dim);
         float[] values = new float[rows * heads * dim];
         for (int i = 0; i < values.length; i++) values[i] = (float) random.nextGaussian();
-        return Tensor.of(device, DType.F32, values, rows, heads, dim);
+        return Tensor.of(device, dtype, values, rows, heads, dim);
     }
 }

@@ -45,9 +45,10 @@ final class TorchPeer {
                     back = lambda o: o.permute(2, 0, 1, 3).reshape(1, t, s, h, d)
                 run = lambda: back(sdpa(to(q), to(k), to(v)))
             else:
-                b, ctx, hq, hkv, d = map(int, sys.argv[5:10])
-                q = torch.randn(b, hq, 1, d)
-                k, v = (torch.randn(b, hkv, ctx, d) for _ in range(2))
+                b, ctx, hq, hkv, d, bf16 = map(int, sys.argv[5:11])
+                dt = torch.bfloat16 if bf16 else torch.float32
+                q = torch.randn(b, hq, 1, d, dtype=dt)
+                k, v = (torch.randn(b, hkv, ctx, d, dtype=dt) for _ in range(2))
                 run = lambda: sdpa(q, k, v, enable_gqa=True)
             run()
             times = []
