@@ -6,6 +6,7 @@ import dev.gatun.llm.engine.Engine;
 import dev.gatun.llm.engine.Request;
 import dev.gatun.llm.engine.RequestHandle;
 import dev.gatun.llm.engine.Result;
+import dev.gatun.ops.Attention;
 
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -15,10 +16,10 @@ import java.util.Random;
  * The engine in this process: prompts of random token ids, greedy decoding with no stop tokens (so
  * every request runs to {@code outputLen}, as vLLM's {@code ignore_eos}), each token timed as the
  * consumer's blocking iterator receives it. The engine is configured as {@code gatun serve}
- * configures it: 16-token blocks, 64 sequences per step.
+ * configures it: the device's KV block size ({@link Attention#preferredBlockSize}), 64 sequences per step.
  */
 final class EngineTarget implements Target {
-    private static final int BLOCK = 16, MAX_SEQUENCES = 64;
+    private static final int MAX_SEQUENCES = 64;
     private static final long KV_BYTES = 1L << 30;
 
     private final Engine engine;
@@ -28,9 +29,10 @@ final class EngineTarget implements Target {
     EngineTarget(Path dir, String name, Device device, int tokensPerRequest) {
         LlamaModel model = LlamaModel.load(dir, device);
         try {
-            long perRequest = (tokensPerRequest + BLOCK - 1) / BLOCK;
-            long blocks = Math.max(perRequest, Math.min(MAX_SEQUENCES * perRequest, KV_BYTES / model.bytesPerBlock(BLOCK)));
-            engine = new Engine(model, Engine.Config.of((int) Math.min(blocks, 1 << 24)).withBlockSize(BLOCK).withBatch(256, MAX_SEQUENCES));
+            int block = Attention.preferredBlockSize(device);
+            long perRequest = (tokensPerRequest + block - 1) / block;
+            long blocks = Math.max(perRequest, Math.min(MAX_SEQUENCES * perRequest, KV_BYTES / model.bytesPerBlock(block)));
+            engine = new Engine(model, Engine.Config.of((int) Math.min(blocks, 1 << 24)).withBlockSize(block).withBatch(256, MAX_SEQUENCES));
         } catch (RuntimeException e) {
             model.close();
             throw e;
