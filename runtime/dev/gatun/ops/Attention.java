@@ -45,9 +45,8 @@ public final class Attention {
      */
     public static int preferredBlockSize(Device device) {
         return switch (device) {
-            case CpuDevice cpu -> 64;
-            case EmuDevice emu -> 16;
-            case CudaDevice cuda -> 16;
+            case CpuDevice _ -> 64;
+            case EmuDevice _, CudaDevice _ -> 16;
         };
     }
 
