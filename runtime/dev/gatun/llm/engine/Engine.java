@@ -471,8 +471,11 @@ public final class Engine implements AutoCloseable {
         return null;
     }
 
+    /** Completes {@code s}'s handle; the scheduler no longer holds {@code s}. */
     private void finish(Sequence s, FinishReason reason, Throwable error) {
-        finished++; // before the caller can see the result, so that metrics() already counts it
+        // before the caller can see the result, so that metrics() already counts it finished and not running
+        finished++;
+        publishState();
         pending.release();
         s.handle.finish(new Result(s.generated(), reason, s.prompt.length, Math.max(0, s.cachedPromptTokens), s.preemptions, error));
     }

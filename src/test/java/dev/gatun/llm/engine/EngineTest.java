@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -231,8 +232,14 @@ class EngineTest {
         int[] a = randomTokens(random, 40);
         int[] b = concat(Arrays.copyOf(a, 2 * BLOCK), randomTokens(random, 9));
         try (Engine engine = engine(device, Engine.Config.of(32)); LlamaModel reference = LlamaModel.load(modelDir, device)) {
-            Result first = engine.submit(Request.greedy(a, 5)).await();
+            RequestHandle firstHandle = engine.submit(Request.greedy(a, 5));
+            // registered before the result exists, so it runs on the engine thread the moment the result completes
+            CompletableFuture<Metrics> atCompletion = firstHandle.result().thenApply(r -> engine.metrics());
+            Result first = firstHandle.await();
             assertEquals(0, first.cachedPromptTokens());
+            Metrics seen = atCompletion.join();
+            assertEquals(List.of(0, 0, 1L), List.of(seen.running(), seen.usedBlocks(), seen.finished()),
+                    "running, used blocks, finished as seen when the result completed: " + seen);
             Metrics before = engine.metrics();
             KvBlockManager.Stats statsBefore = engine.inspectKv(KvBlockManager::stats);
             assertEquals(40, before.prefillTokens());
