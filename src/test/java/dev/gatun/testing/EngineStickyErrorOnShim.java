@@ -4,6 +4,7 @@ import dev.gatun.device.Devices;
 import dev.gatun.llm.LlamaConfig;
 import dev.gatun.llm.LlamaModel;
 import dev.gatun.llm.engine.Engine;
+import dev.gatun.llm.engine.Metrics;
 import dev.gatun.llm.engine.Request;
 import dev.gatun.llm.engine.RequestHandle;
 import dev.gatun.llm.engine.Result;
@@ -58,8 +59,8 @@ public final class EngineStickyErrorOnShim {
             } catch (IllegalStateException e) {
                 System.out.println("trySubmit after stop: " + e.getMessage());
             }
-            System.out.println("metrics after stop: running=" + engine.metrics().running() + " queued=" + engine.metrics().queued()
-                    + " usedBlocks=" + engine.metrics().usedBlocks());
+            Metrics m = engine.metrics(); // one snapshot: the line must describe one moment
+            System.out.println("metrics after stop: running=" + m.running() + " queued=" + m.queued() + " usedBlocks=" + m.usedBlocks());
             engine.close();
             System.out.println("close: returned");
             engine.close();
