@@ -264,6 +264,10 @@ public final class Engine implements AutoCloseable {
 
     // ---- observation ----
 
+    /**
+     * The engine's state as of its last step, and its counters. A request whose result has
+     * completed is already counted finished and no longer running, its KV blocks given back.
+     */
     public Metrics metrics() {
         Metrics s = state;
         return new Metrics(s.queued() + notDrained.get(), s.running(), submitted, finished, s.preemptions(), steps, s.usedBlocks(), s.cachedBlocks(),
