@@ -464,7 +464,6 @@ public final class Engine implements AutoCloseable {
         }
         drain();
         for (Sequence s : scheduler.removeIf(x -> true)) finish(s, FinishReason.ERROR, stopped);
-        publishState();
         return true;
     }
 
@@ -487,7 +486,6 @@ public final class Engine implements AutoCloseable {
     private void shutdown() {
         drain();
         for (Sequence s : scheduler.removeIf(x -> true)) finish(s, FinishReason.SHUTDOWN, null);
-        publishState();
     }
 
     private void publishState() {

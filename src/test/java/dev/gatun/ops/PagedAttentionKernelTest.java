@@ -18,7 +18,6 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.IntStream;
 
 import static dev.gatun.testing.AttentionReference.toDouble;
 import static dev.gatun.testing.AttentionReference.toFloat;
@@ -129,8 +128,7 @@ class PagedAttentionKernelTest {
     @ParameterizedTest(name = "decode {0} {1} {2}")
     @MethodSource("cases")
     void decodeMatchesTheReferenceAndIsBatchInvariant(Device device, DType dtype, Heads h) {
-        // 16, and the block size the engines use on this device where it differs
-        for (int blockSize : IntStream.of(16, Attention.preferredBlockSize(device)).distinct().toArray()) decode(device, dtype, h, blockSize);
+        for (int blockSize : TestDevices.kvBlockSizes(device)) decode(device, dtype, h, blockSize);
     }
 
     private static void decode(Device device, DType dtype, Heads h, int blockSize) {

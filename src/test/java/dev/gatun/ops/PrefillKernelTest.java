@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.IntStream;
 
 import static dev.gatun.testing.AttentionReference.toDouble;
 import static dev.gatun.testing.AttentionReference.toFloat;
@@ -105,7 +104,7 @@ class PrefillKernelTest {
 
         // the same keys in a paged cache with shuffled blocks: the chunked-prefill path, with 16-token
         // blocks and with the block size the engines use on this device where it differs
-        for (int blockSize : IntStream.of(16, Attention.preferredBlockSize(device)).distinct().toArray()) {
+        for (int blockSize : TestDevices.kvBlockSizes(device)) {
             float[][] paged = runPaged(device, dtype, c, q, k, v, cuQ, cuK, scale, blockSize, random);
             String where = what + " paged, block " + blockSize;
             Numerics.assertClose(where, dtype, paged[0], expected, toFloat(naive));

@@ -3,11 +3,13 @@ package dev.gatun.testing;
 import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.Devices;
+import dev.gatun.ops.Attention;
 
 import org.junit.jupiter.api.Assumptions;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * The devices a test run covers, from {@code -Dgatun.test.devices} (e.g. {@code emu,cpu}; the
@@ -44,5 +46,10 @@ public final class TestDevices {
 
     public static boolean small() {
         return "small".equals(System.getProperty("gatun.test.scale"));
+    }
+
+    /** KV block sizes to test paged kernels with on {@code device}: 16, and the engines' size there where it differs. */
+    public static int[] kvBlockSizes(Device device) {
+        return IntStream.of(16, Attention.preferredBlockSize(device)).distinct().toArray();
     }
 }
