@@ -9,12 +9,12 @@
 // prefetched a few lines per step of this chunk's arithmetic, whole token rows (all heads of the
 // group) in address order (measured 13% faster than prefetching each head's own rows, 4 KB apart).
 // What bounds it (measured, 2-core Zen 5 VM, b16 ctx4096 fp32): not the arithmetic (with one query
-// head per kv head instead of four it reads no faster; with K/V in L2 it computes at ~80 GB/s) but
-// the order of the reads: the same reads in the same order with no arithmetic at all run as fast
-// as this kernel (~40 GB/s), where each chunk's K and V rows read in address order, K and V
-// alternating line by line, run at 65-68. Kernels that read in that order (all heads per token,
-// K of this chunk beside V of the last) lost the overlap of reads and arithmetic: 25-36 GB/s.
-// Without the prefetch: ~31 GB/s.
+// head per kv head instead of four it reads no faster; with K/V in L3 it computes at ~95 GB/s) but
+// the order of the reads: the same reads in the same order with no arithmetic at all run about as
+// fast as this kernel (~40-50 GB/s), where each chunk's K and V rows read in address order, K and V
+// alternating line by line, run at 65-78. Kernels that read in that order (all heads per token,
+// K of this chunk beside V of the last; or all heads of 4-token chunks) lost the overlap of reads
+// and arithmetic: 25-37 GB/s. Without the prefetch: ~31 GB/s.
 // Partials (m, l, unnormalised acc) per split are merged by log-sum-exp in split order.
 #include <math.h>
 
@@ -57,8 +57,10 @@ VI const typename Dt::T* row_ptr(const Args& a, const void* cache, int b, int j,
   return (const typename Dt::T*)cache + (((long long)blk * a.bs + j % a.bs) * a.hkv + kvh) * a.D;
 }
 
-// Software prefetch (into L2) of a list of rows, a few lines per step: spread over the arithmetic,
-// the misses overlap it; issued in one burst they would fill the miss queues and stall. A step
+// Software prefetch of a list of rows, a few lines per step: spread over the arithmetic, the misses
+// overlap it; issued in one burst they would fill the miss queues and stall. Hint T0 (L1 and L2):
+// with T1 (L2 only on Zen 4 and later) decode read 5% (fp32) and 18-24% (bf16, fp16) slower while
+// the VM's memory was fast, 3-10% slower while it was slow (16 x 4096 tokens, alternated runs). A step
 // touches only the cursor (next line, end of its row): with the row list inside this struct and a
 // line offset instead, fp16 and bf16 decode ran 16-25% slower (16 x 4096 tokens, 64-token blocks).
 struct RowPrefetch {
@@ -73,7 +75,7 @@ struct RowPrefetch {
   }
   inline __attribute__((always_inline)) void step() {
     if (!cur) return;
-    for (const char* stop = end - cur > per * 64 ? cur + per * 64 : end; cur < stop; cur += 64) _mm_prefetch(cur, _MM_HINT_T1);
+    for (const char* stop = end - cur > per * 64 ? cur + per * 64 : end; cur < stop; cur += 64) _mm_prefetch(cur, _MM_HINT_T0);
     if (cur >= end) {
       if (++r == nrows) cur = nullptr;
       else cur = rows[r], end = cur + bytes;
