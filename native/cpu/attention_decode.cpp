@@ -59,8 +59,9 @@ VI const typename Dt::T* row_ptr(const Args& a, const void* cache, int b, int j,
 
 // Software prefetch of a list of rows, a few lines per step: spread over the arithmetic, the misses
 // overlap it; issued in one burst they would fill the miss queues and stall. Hint T0 (L1 and L2):
-// with T1 (L2 only on Zen 4 and later) decode read 5% (fp32) and 18-24% (bf16, fp16) slower while
-// the VM's memory was fast, 3-10% slower while it was slow (16 x 4096 tokens, alternated runs). A step
+// with T1 (L2 only on Zen 4 and later) the AVX-512 build read 5% (fp32) and 18-24% (bf16, fp16)
+// slower while the VM's memory was fast, 3-10% while it was slow; the AVX2 build, fp32 the same,
+// bf16/fp16 0-10% slower (16 x 4096 tokens, alternated runs). A step
 // touches only the cursor (next line, end of its row): with the row list inside this struct and a
 // line offset instead, fp16 and bf16 decode ran 16-25% slower (16 x 4096 tokens, 64-token blocks).
 struct RowPrefetch {
