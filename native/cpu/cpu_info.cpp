@@ -43,8 +43,14 @@ extern "C" const char* gatun_cpu_isa(void) {
 #endif
 }
 
-#ifdef __AVX512BF16__
 namespace GATUN_NS {
+#ifdef __AVX512BF16__
 __attribute__((visibility("hidden"))) extern const bool bf16_hw = gatun_cpu_has_avx512_bf16() != 0;
-}
 #endif
+// cpuid vendor "AuthenticAMD"
+static bool detect_amd() {
+  unsigned a, b, c, d;
+  return __get_cpuid(0, &a, &b, &c, &d) && b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;
+}
+__attribute__((visibility("hidden"))) extern const bool cpu_amd = detect_amd();
+}

@@ -26,6 +26,9 @@ struct BF16 { using T = uint16_t; };
 
 #define VI static inline __attribute__((always_inline))
 
+// the core is AMD's (cpuid vendor, cpu_info.cpp): for kernels whose best prefetch hint differs by vendor
+extern const bool cpu_amd;
+
 #ifdef GATUN_AVX512
 constexpr int W = 16;
 using vf = __m512;
