@@ -53,4 +53,12 @@ static bool detect_amd() {
   return __get_cpuid(0, &a, &b, &c, &d) && b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;
 }
 __attribute__((visibility("hidden"))) extern const bool cpu_amd = detect_amd();
+// cpuid 0x80000006 ECX[31:16]: L2 size in KiB per core (AMD and Intel alike); 1 MiB when absent
+static long long detect_l2() {
+  unsigned a, b, c, d;
+  if (__get_cpuid_max(0x80000000, nullptr) < 0x80000006 || !__get_cpuid(0x80000006, &a, &b, &c, &d)) return 1 << 20;
+  const long long kb = c >> 16;
+  return kb > 0 ? kb << 10 : 1 << 20;
+}
+__attribute__((visibility("hidden"))) extern const long long l2_bytes = detect_l2();
 }

@@ -28,6 +28,8 @@ struct BF16 { using T = uint16_t; };
 
 // the core is AMD's (cpuid vendor, cpu_info.cpp): for kernels whose best prefetch hint differs by vendor
 extern const bool cpu_amd;
+// bytes of L2 per core (cpuid, cpu_info.cpp): for kernels that size their blocking to it
+extern const long long l2_bytes;
 
 #ifdef GATUN_AVX512
 constexpr int W = 16;
