@@ -205,8 +205,8 @@ VI vf zero_below(vf y, vf x, vf lo) {
 
 // expf for all lanes, ~1-2 ulp: n = round(x/ln2), r = x - n*ln2 (two-part ln2),
 // Cephes degree-6 polynomial on |r| <= ln2/2, then scale by 2^n.
-// x >= 89 -> +inf, x < -87 (and -inf) -> exactly 0 (results from FLT_MIN down, 1.2e-38 to 1.7e-38,
-// are still normal; none is subnormal), NaN -> NaN.
+// x >= 89 -> +inf, x < -87 (and -inf) -> exactly 0, NaN -> NaN. e^-87 = 1.6e-38 is just above
+// FLT_MIN (1.2e-38): no result is subnormal, and the few normal ones between the two become 0 too.
 VI vf vexp(vf x) {
   const vf lo = vset1(-87.0f), x0 = x;  // n >= -126 and e^r >= 1.4 at n = -126: a normal result
   x = vmax(lo, x);  // max/min return the second operand for NaN: NaN survives
