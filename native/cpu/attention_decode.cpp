@@ -154,6 +154,7 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
       float* qd = qall + ((long long)x * GQ + g) * Dp;
       widen_row<Dt>(qr, qd, D);
       for (int d = 0; d < D; ++d) qd[d] *= a.scale;
+      if constexpr (std::is_same_v<Dt, BF16>) pair_order(qd, D);
     }
 
   // K/V rows are read in place (a token's rows of heads kh0..kh1-1 are adjacent in the cache);
@@ -229,7 +230,10 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
     std::copy(vn, vn + nn, vr);
     n = nn;
   }
-  for (int x = 0; x < NH * G; ++x) memcpy(out_all + x * DS + 2, Aall + (long long)x * Dp, sizeof(float) * D);
+  for (int x = 0; x < NH * G; ++x) {
+    if constexpr (std::is_same_v<Dt, BF16>) in_order(Aall + (long long)x * Dp, D, out_all + x * DS + 2);
+    else memcpy(out_all + x * DS + 2, Aall + (long long)x * Dp, sizeof(float) * D);
+  }
   return true;
 }
 

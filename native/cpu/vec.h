@@ -61,6 +61,14 @@ VI vf load(F32, const float* p) { return _mm512_loadu_ps(p); }
 VI vf load(F16, const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
 VI vf bf16_widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
 VI vf load(BF16, const uint16_t* p) { return bf16_widen(_mm256_loadu_si256((const __m256i*)p)); }
+// 2W bf16 values as fp32: lanes of `even` = elements 0, 2, .., of `odd` = elements 1, 3, ..: a bf16 is
+// the high half of its fp32, so a shift and a mask of the 32-bit pairs widen them with no shuffle
+// (on Intel cores the shuffle port is one of the two 512-bit FMA ports)
+VI void load_pairs(const uint16_t* p, vf& even, vf& odd) {
+  const __m512i w = _mm512_loadu_si512(p);
+  even = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  odd = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32((int)0xFFFF0000u)));
+}
 // lanes >= n get `fill`
 VI vf load_tail(F32, const float* p, long long n, float fill) { return _mm512_mask_loadu_ps(vset1(fill), tmask(n), p); }
 VI vf load_tail(F16, const uint16_t* p, long long n, float fill) {
@@ -134,6 +142,11 @@ VI vf load(F32, const float* p) { return _mm256_loadu_ps(p); }
 VI vf load(F16, const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
 VI vf load(BF16, const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+}
+VI void load_pairs(const uint16_t* p, vf& even, vf& odd) {  // as the AVX-512 one above
+  const __m256i w = _mm256_loadu_si256((const __m256i*)p);
+  even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32((int)0xFFFF0000u)));
 }
 // Tails go through a small buffer so they convert exactly like full vectors.
 template <class D>
