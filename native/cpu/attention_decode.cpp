@@ -16,8 +16,8 @@
 // K of this chunk beside V of the last; or all heads of 4-token chunks) lost the overlap of reads
 // and arithmetic: 25-37 GB/s. Without the prefetch: ~31 GB/s. On a 2-core Intel Xeon VM (AMX, 2 MiB
 // L2, 300 MiB L3) the same shapes read 31-34 GB/s in fp32, 86-94% of the DRAM read ceiling (36.5 GB/s:
-// row_sum over 2 GiB, beyond L3, alternated with it), and 25-28 in bf16 (70-78%), whose widening
-// arithmetic bounds it there: with K/V in L3 it computes at ~35 GB/s.
+// row_sum over 2 GiB, beyond L3, alternated with it), and 25-30 in bf16 (70-80%), whose widening
+// arithmetic bounds it there: with K/V in L3 it computes at ~36 GB/s.
 // Partials (m, l, unnormalised acc) per split are merged by log-sum-exp in split order.
 #include <math.h>
 
