@@ -54,7 +54,7 @@ VI void dot_block(const float* q, int Dp, Row row, int D, float* S, int lds, Ste
 #pragma GCC unroll 16
       for (int t = 0; t < NT; ++t) {
         vf ke, ko;
-        load_pairs(row(t) + d, ke, ko);
+        load_bf16_pairs(row(t) + d, ke, ko);
 #pragma GCC unroll 4
         for (int g = 0; g < GB; ++g) acc[g * NT + t] = vfma(qo[g], ko, vfma(qe[g], ke, acc[g * NT + t]));
       }
@@ -92,7 +92,7 @@ VI void pv_part(float* O, int Dp, Row row, int n, int D, int d0, const float* P,
     vf x[NV];
     if constexpr (std::is_same_v<Dt, BF16> && NV % 2 == 0 && !Tail) {
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; v += 2) load_pairs(row(t) + d0 + v * W, x[v], x[v + 1]);
+      for (int v = 0; v < NV; v += 2) load_bf16_pairs(row(t) + d0 + v * W, x[v], x[v + 1]);
     } else {
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) x[v] = load_row<Dt, Tail>(row(t), d0 + v * W, D);
@@ -119,8 +119,8 @@ VI void pv_rows(float* O, int Dp, Row row, int n, int D, const float* P, int lds
   if (d < D) pv_part<Dt, GB, 1, true>(O, Dp, row, n, D, d, P, lds, alpha, step);
 }
 
-// bf16 rows are widened 2W elements at a time as their even and odd halves (load_pairs: a shift and a
-// mask, no shuffle; the paged decode with K/V in L3 10% faster on an Intel Xeon, equal from DRAM).
+// bf16 rows are widened 2W elements at a time as their even and odd halves (load_bf16_pairs: a shift
+// and a mask, no shuffle; the paged decode with K/V in L3 10% faster on an Intel Xeon, equal from DRAM).
 // So dot_block<BF16> takes q with each whole 2W-element block in that order (pair_order), and
 // pv_rows<BF16> leaves the O elements of the blocks it takes kPvVectors vectors at a time in it
 // (in_order writes such a row out in element order).

@@ -64,7 +64,7 @@ VI vf load(BF16, const uint16_t* p) { return bf16_widen(_mm256_loadu_si256((cons
 // 2W bf16 values as fp32: lanes of `even` = elements 0, 2, .., of `odd` = elements 1, 3, ..: a bf16 is
 // the high half of its fp32, so a shift and a mask of the 32-bit pairs widen them with no shuffle
 // (on Intel cores the shuffle port is one of the two 512-bit FMA ports)
-VI void load_pairs(const uint16_t* p, vf& even, vf& odd) {
+VI void load_bf16_pairs(const uint16_t* p, vf& even, vf& odd) {
   const __m512i w = _mm512_loadu_si512(p);
   even = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
   odd = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32((int)0xFFFF0000u)));
@@ -143,7 +143,7 @@ VI vf load(F16, const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((con
 VI vf load(BF16, const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
 }
-VI void load_pairs(const uint16_t* p, vf& even, vf& odd) {  // as the AVX-512 one above
+VI void load_bf16_pairs(const uint16_t* p, vf& even, vf& odd) {  // as the AVX-512 one above
   const __m256i w = _mm256_loadu_si256((const __m256i*)p);
   even = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
   odd = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32((int)0xFFFF0000u)));
