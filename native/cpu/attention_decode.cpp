@@ -65,13 +65,13 @@ VI const typename Dt::T* row_ptr(const Args& a, const void* cache, int b, int j,
 // vendor (16 x 4096 tokens, alternated runs): on AMD Zen 5, T0 (L1 and L2) read 5% (fp32) and 18-24%
 // (bf16, fp16) faster than T1 (L2 only on Zen 4 and later) while the VM's memory was fast, 3-10%
 // while slow (the AVX2 build: fp32 the same, bf16/fp16 0-10%); on an Intel Xeon (AMX), T0 read
-// 10-15% slower than T1 (fp32 27-29 vs 31-33 GB/s of a 36-40 ceiling; the AVX2 build too). A step touches only the cursor (next line, end of its row): with the row list inside
-// this struct and a line offset instead, fp16 and bf16 decode ran 16-25% slower (64-token blocks).
+// 10-15% slower than T1 (fp32 27-29 vs 31-33 GB/s of a 36-40 ceiling; the AVX2 build too). A step
+// touches only the cursor (next line, end of its row): with the row list inside this struct and a
+// line offset instead, fp16 and bf16 decode ran 16-25% slower (64-token blocks).
 struct RowPrefetch {
   const char* const* rows;
   int nrows, bytes, per, r = 0;
   const char *cur = nullptr, *end = nullptr;
-  const bool l1 = cpu_amd;  // hint T0 (into L1 too), else T1
   // the lines of nrows rows of row_bytes each, spread over `steps` calls of step()
   RowPrefetch(const char* const* rows_, int nrows_, int row_bytes, int steps) : rows(rows_), nrows(nrows_), bytes(row_bytes) {
     const int lines = nrows * ((row_bytes + 63) / 64);
@@ -81,7 +81,7 @@ struct RowPrefetch {
   inline __attribute__((always_inline)) void step() {
     if (!cur) return;
     const char* stop = end - cur > per * 64 ? cur + per * 64 : end;
-    if (l1)
+    if (cpu_amd)  // hint T0 (into L1 too), else T1
       for (; cur < stop; cur += 64) _mm_prefetch(cur, _MM_HINT_T0);
     else
       for (; cur < stop; cur += 64) _mm_prefetch(cur, _MM_HINT_T1);
