@@ -62,10 +62,11 @@ VI const typename Dt::T* row_ptr(const Args& a, const void* cache, int b, int j,
 
 // Software prefetch of a list of rows, a few lines per step: spread over the arithmetic, the misses
 // overlap it; issued in one burst they would fill the miss queues and stall. The hint depends on the
-// vendor (16 x 4096 tokens, alternated runs): on AMD Zen 5, T0 (L1 and L2) read 5% (fp32) and 18-24%
+// core (16 x 4096 tokens, alternated runs): on AMD Zen 5, T0 (L1 and L2) read 5% (fp32) and 18-24%
 // (bf16, fp16) faster than T1 (L2 only on Zen 4 and later) while the VM's memory was fast, 3-10%
 // while slow (the AVX2 build: fp32 the same, bf16/fp16 0-10%); on an Intel Xeon (AMX), T0 read
-// 10-15% slower than T1 (fp32 27-29 vs 31-33 GB/s of a 36-40 ceiling; the AVX2 build too). A step
+// 10-15% slower than T1 (fp32 27-29 vs 31-33 GB/s of a 36-40 ceiling; the AVX2 build too); on AMD
+// Zen 4 (32 KiB L1, 48 on the other two), T0 read 15-25% slower (fp32 20-22 vs 25-28 GB/s). A step
 // touches only the cursor (next line, end of its row): with the row list inside this struct and a
 // line offset instead, fp16 and bf16 decode ran 16-25% slower (64-token blocks).
 struct RowPrefetch {
@@ -81,7 +82,7 @@ struct RowPrefetch {
   inline __attribute__((always_inline)) void step() {
     if (!cur) return;
     const char* stop = end - cur > per * 64 ? cur + per * 64 : end;
-    if (cpu_amd)  // hint T0 (into L1 too), else T1
+    if (amd_family >= 0x1A)  // hint T0 (into L1 too) on Zen 5 and later, else T1
       for (; cur < stop; cur += 64) _mm_prefetch(cur, _MM_HINT_T0);
     else
       for (; cur < stop; cur += 64) _mm_prefetch(cur, _MM_HINT_T1);
@@ -92,21 +93,18 @@ struct RowPrefetch {
   }
 };
 
-// one kv head's scores for a chunk of n tokens, query heads g0 .. g0 + GB - 1. A short last block
-// repeats its last row (scores computed and dropped): a score never depends on its neighbours.
-template <class Dt, int GB>
-VI void qk_chunk(const float* q, int Dp, const typename Dt::T* const* kr, int n, int D, float* S, int g0,
-                 RowPrefetch& pf) {
+// one kv head's scores for a chunk of n tokens, query heads g0 .. g0 + GB - 1: block(row, S + ..)
+// scores W / GB rows (a dot_block). A short last block repeats its last row (scores computed and
+// dropped): a score never depends on its neighbours.
+template <class T, int GB, class Block>
+VI void qk_chunk(Block block, const T* const* kr, int n, float* S, int g0) {
   constexpr int NT = W / GB;
   float tail[GB * kChunk];  // scores of a short last block
-  auto step = [&](int d) {
-    if (d % kQkStepElems == 0) pf.step();
-  };
   for (int t = 0; t < n; t += NT) {
     if (t + NT <= n) {
-      dot_block<Dt, GB>(q + g0 * Dp, Dp, [&](int i) { return kr[t + i]; }, D, S + g0 * kChunk + t, kChunk, step);
+      block([&](int i) { return kr[t + i]; }, S + g0 * kChunk + t);
     } else {
-      dot_block<Dt, GB>(q + g0 * Dp, Dp, [&](int i) { return kr[std::min(t + i, n - 1)]; }, D, tail, kChunk, step);
+      block([&](int i) { return kr[std::min(t + i, n - 1)]; }, tail);
       for (int g = 0; g < GB; ++g) memcpy(S + (g0 + g) * kChunk + t, tail + g * kChunk, sizeof(float) * (n - t));
     }
   }
@@ -139,18 +137,31 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   // scores go GB query heads x W/GB tokens at a time; the group is padded with zero queries to GQ
   const int GB = G == 1 ? 1 : G == 2 ? 2 : 4, GQ = (G + GB - 1) / GB * GB;
   const int GA = (G + W - 1) / W * W;  // G rounded up to whole vectors
-  float* buf = scratch((long long)NH * (GQ + G) * Dp + (long long)GQ * kChunk + GA);
+  float* buf = scratch((long long)NH * (GQ + G) * Dp + 2LL * (GQ * kChunk + GA));
   if (!buf) return false;
   float* qall = buf;                  // [NH][GQ][Dp] scaled queries, zero rows past G
   float* Aall = qall + NH * GQ * Dp;  // [NH][G][Dp] unnormalised outputs
-  float* S = Aall + NH * G * Dp;      // [GQ][kChunk] scores, then probabilities
-  float* alpha = S + GQ * kChunk;     // [GA] rescale factors
+  float* S = Aall + NH * G * Dp;      // [2][GQ][kChunk] scores, then probabilities
+  float* alpha = S + 2 * GQ * kChunk; // [2][GA] rescale factors
   for (long long x = 0; x < (long long)NH * G * Dp; ++x) Aall[x] = 0.f;
-  for (int g = G; g < GA; ++g) alpha[g] = 0.f;
+  for (int g = 0; g < 2 * GA; ++g) alpha[g] = 0.f;
   for (long long x = 0; x < (long long)NH * GQ * Dp; ++x) qall[x] = 0.f;
+  // bf16 on avx512_bf16 hardware: the scores through vdpbf16ps, from the queries as given (in qall's
+  // space: [NH][GQ][Dq] bf16, zero past D up to whole 2W blocks), scaled after the dot products
+#ifdef __AVX512BF16__
+  const bool dp = std::is_same_v<Dt, BF16> && bf16_hw;
+#else
+  constexpr bool dp = false;
+#endif
+  const int Dq = (D + 2 * W - 1) / (2 * W) * (2 * W);
+  uint16_t* qbf = (uint16_t*)qall;  // Dq * 2 bytes <= Dp * 4
   for (int x = 0; x < NH; ++x)
     for (int g = 0; g < G; ++g) {
       const T* qr = (const T*)a.q + ((long long)b * a.hq + (kh0 + x) * G + g) * D;
+      if (dp) {
+        memcpy(qbf + ((long long)x * GQ + g) * Dq, qr, sizeof(T) * D);
+        continue;
+      }
       float* qd = qall + ((long long)x * GQ + g) * Dp;
       widen_row<Dt>(qr, qd, D);
       for (int d = 0; d < D; ++d) qd[d] *= a.scale;
@@ -175,35 +186,54 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
     const char* next_rows[2 * kChunk];
     for (int t = 0; t < nn; ++t) next_rows[t] = (const char*)kn[t], next_rows[nn + t] = (const char*)vn[t];
     RowPrefetch pf(next_rows, 2 * nn, NH * D * (int)sizeof(T), NH * prefetch_steps(n, D, G, GB, GQ));
-    for (int x = 0; x < NH; ++x) {
-      const float* qs = qall + (long long)x * GQ * Dp;
+    // per kv head x: scores, online softmax, P.V. The next head's scores run between a head's softmax
+    // and its P.V (S and alpha alternate between two buffers), so that the softmax's reductions and
+    // exps, a chain of dependent latencies, overlap independent FMAs.
+    const T* kx[2][kChunk];  // this head's K rows, by buffer
+    auto step = [&](int d) {
+      if (d % kQkStepElems == 0) pf.step();
+    };
+    auto scores = [&](int x, float* Sx) {
+      const T** kxx = kx[x & 1];
+      for (int t = 0; t < n; ++t) kxx[t] = kr[t] + x * D;
+      auto blocks = [&](auto gb) {
+        constexpr int B = decltype(gb)::value;
+        for (int g = 0; g < GQ; g += B) {
+#ifdef __AVX512BF16__
+          if constexpr (std::is_same_v<Dt, BF16>)
+            if (dp) {
+              const uint16_t* qg = qbf + ((long long)x * GQ + g) * Dq;
+              qk_chunk<T, B>([&](auto row, float* s) { dot_block_bf16dp<B>(qg, Dq, row, D, s, kChunk, a.scale, step); }, kxx, n, Sx, g);
+              continue;
+            }
+#endif
+          const float* qg = qall + ((long long)x * GQ + g) * Dp;
+          qk_chunk<T, B>([&](auto row, float* s) { dot_block<Dt, B>(qg, Dp, row, D, s, kChunk, step); }, kxx, n, Sx, g);
+        }
+      };
+      if (GB == 4) blocks(std::integral_constant<int, 4>{});
+      else if (GB == 2) blocks(std::integral_constant<int, 2>{});
+      else blocks(std::integral_constant<int, 1>{});
+    };
+    // online softmax per query head: the new maxima first, so that the rescale factors go through
+    // one vector exp (st[0] = -inf on the first chunk: its factor multiplies zeros)
+    auto softmax = [&](int x, float* Sx, float* ax) {
       float* out = out_all + x * G * DS;
-      float* acc = Aall + (long long)x * G * Dp;
-      const T *kx[kChunk], *vx[kChunk];
-      for (int t = 0; t < n; ++t) kx[t] = kr[t] + x * D, vx[t] = vr[t] + x * D;
-      int g = 0;
-      for (; g < GQ; g += GB) {
-        if (GB == 4) qk_chunk<Dt, 4>(qs, Dp, kx, n, D, S, g, pf);
-        else if (GB == 2) qk_chunk<Dt, 2>(qs, Dp, kx, n, D, S, g, pf);
-        else qk_chunk<Dt, 1>(qs, Dp, kx, n, D, S, g, pf);
-      }
-      // online softmax per query head: the new maxima first, so that the rescale factors go
-      // through one vector exp (st[0] = -inf on the first chunk: its factor multiplies zeros)
-      for (g = 0; g < G; ++g) {
+      for (int g = 0; g < G; ++g) {
         float* st = out + g * DS;
-        const float* sg = S + g * kChunk;
+        const float* sg = Sx + g * kChunk;
         vf mv = vset1(st[0]);
         int t = 0;
         for (; t + W <= n; t += W) mv = vmax(mv, load(F32{}, sg + t));
         if (t < n) mv = vmax(mv, load_tail(F32{}, sg + t, n - t, -__builtin_inff()));
         const float mx = hmax(mv);  // scores are finite here
-        alpha[g] = st[0] - mx;
+        ax[g] = st[0] - mx;
         st[0] = mx;
       }
-      for (g = 0; g < G; g += W) store(F32{}, alpha + g, vexp(load(F32{}, alpha + g)));
-      for (g = 0; g < G; ++g) {
+      for (int g = 0; g < G; g += W) store(F32{}, ax + g, vexp(load(F32{}, ax + g)));
+      for (int g = 0; g < G; ++g) {
         float* st = out + g * DS;
-        float* sg = S + g * kChunk;
+        float* sg = Sx + g * kChunk;
         const vf mv = vset1(st[0]);
         vf sum = vset1(0.f);
         int t = 0;
@@ -217,14 +247,27 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
           store_tail(F32{}, sg + t, e, n - t);
           sum = vadd(sum, e);
         }
-        st[1] = st[1] * alpha[g] + hsum(sum);
+        st[1] = st[1] * ax[g] + hsum(sum);
       }
+    };
+    auto pv = [&](int x, const float* Sx, const float* ax) {
+      float* acc = Aall + (long long)x * G * Dp;
+      const T* vx[kChunk];
+      for (int t = 0; t < n; ++t) vx[t] = vr[t] + x * D;
       auto v_row = [&](int t) { return vx[t]; };
       auto pv_step = [&](int d0) {
         if (d0 % kPvStepElems == 0) pf.step();
       };
-      for (g = 0; g + 4 <= G; g += 4) pv_rows<Dt, 4>(acc + g * Dp, Dp, v_row, n, D, S + g * kChunk, kChunk, alpha + g, pv_step);
-      for (; g < G; ++g) pv_rows<Dt, 1>(acc + g * Dp, Dp, v_row, n, D, S + g * kChunk, kChunk, alpha + g, pv_step);
+      int g = 0;
+      for (; g + 4 <= G; g += 4) pv_rows<Dt, 4>(acc + g * Dp, Dp, v_row, n, D, Sx + g * kChunk, kChunk, ax + g, pv_step);
+      for (; g < G; ++g) pv_rows<Dt, 1>(acc + g * Dp, Dp, v_row, n, D, Sx + g * kChunk, kChunk, ax + g, pv_step);
+    };
+    scores(0, S);
+    for (int x = 0; x < NH; ++x) {
+      float *Sx = S + (x & 1) * GQ * kChunk, *ax = alpha + (x & 1) * GA;
+      softmax(x, Sx, ax);
+      if (x + 1 < NH) scores(x + 1, S + ((x + 1) & 1) * GQ * kChunk);
+      pv(x, Sx, ax);
     }
     std::copy(kn, kn + nn, kr);
     std::copy(vn, vn + nn, vr);

@@ -47,12 +47,15 @@ namespace GATUN_NS {
 #ifdef __AVX512BF16__
 __attribute__((visibility("hidden"))) extern const bool bf16_hw = gatun_cpu_has_avx512_bf16() != 0;
 #endif
-// cpuid vendor "AuthenticAMD"
-static bool detect_amd() {
+// cpuid vendor "AuthenticAMD": the family (base + extended, cpuid 1), else 0
+static int detect_amd_family() {
   unsigned a, b, c, d;
-  return __get_cpuid(0, &a, &b, &c, &d) && b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;
+  if (!__get_cpuid(0, &a, &b, &c, &d) || b != 0x68747541 || d != 0x69746e65 || c != 0x444d4163) return 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+  const int base = (a >> 8) & 0xF;
+  return base == 0xF ? base + ((a >> 20) & 0xFF) : base;
 }
-__attribute__((visibility("hidden"))) extern const bool cpu_amd = detect_amd();
+__attribute__((visibility("hidden"))) extern const int amd_family = detect_amd_family();
 // cpuid 0x80000006 ECX[31:16]: L2 size in KiB per core (AMD and Intel alike); 1 MiB when absent
 static long long detect_l2() {
   unsigned a, b, c, d;

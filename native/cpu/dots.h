@@ -21,6 +21,16 @@ VI vf load_row(const typename Dt::T* r, int d, int D) {
   else return load(Dt{}, r + d);
 }
 
+// the W sums of acc (product g * NT + t) times scale to S[g * lds + t]
+template <int GB>
+VI void store_sums(const vf* acc, float* S, int lds, float scale) {
+  constexpr int NT = W / GB;
+  float sums[W];
+  store(F32{}, sums, vmul(hsum_lanes(acc), vset1(scale)));
+#pragma GCC unroll 4
+  for (int g = 0; g < GB; ++g) memcpy(S + g * lds, sums + g * NT, sizeof(float) * NT);
+}
+
 // S[g * lds + t] = q_g . row(t) for GB query rows (Dp apart, zero past D up to whole vectors) and
 // NT = W / GB key rows (row(t): element 0 of a D-element row of Dt, widened in registers): W dot
 // products with lanes over d, reduced together by one fixed tree per product. step(d) runs before
@@ -62,11 +72,38 @@ VI void dot_block(const float* q, int Dp, Row row, int D, float* S, int lds, Ste
   }
   for (; d + W <= D; d += W) at(d, std::false_type{});
   if (d < D) at(d, std::true_type{});
-  float sums[W];
-  store(F32{}, sums, hsum_lanes(acc));
-#pragma GCC unroll 4
-  for (int g = 0; g < GB; ++g) memcpy(S + g * lds, sums + g * NT, sizeof(float) * NT);
+  store_sums<GB>(acc, S, lds, 1.f);
 }
+
+#ifdef __AVX512BF16__
+// dot_block for bf16 queries and rows through vdpbf16ps (avx512_bf16): 2W products per instruction
+// and no widening. Each bf16 product is exact in fp32, so a lane sums the same terms as two FMAs
+// would (bf16 subnormals read as 0). On a Zen 4 core it issues as fast as an FMA (twice the
+// products); on an Intel Xeon at half that rate (the same products as FMAs, less the widening).
+// q: GB rows of bf16, Dq apart, zero past D up to whole 2W blocks; S = scale * q . row.
+template <int GB, class Row, class Step>
+VI void dot_block_bf16dp(const uint16_t* q, int Dq, Row row, int D, float* S, int lds, float scale, Step step) {
+  constexpr int NT = W / GB;
+  vf acc[GB * NT];
+#pragma GCC unroll 16
+  for (int i = 0; i < GB * NT; ++i) acc[i] = vset1(0.f);
+  for (int d = 0; d < D; d += 2 * W) {
+    step(d);
+    if (d + W < D) step(d + W);
+    const __mmask32 m = D - d >= 2 * W ? ~0u : (1u << (D - d)) - 1;  // the rows end at D
+    __m512bh qv[GB];
+#pragma GCC unroll 4
+    for (int g = 0; g < GB; ++g) qv[g] = (__m512bh)_mm512_loadu_si512(q + g * Dq + d);
+#pragma GCC unroll 16
+    for (int t = 0; t < NT; ++t) {
+      const __m512bh k = (__m512bh)_mm512_maskz_loadu_epi16(m, row(t) + d);
+#pragma GCC unroll 4
+      for (int g = 0; g < GB; ++g) acc[g * NT + t] = _mm512_dpbf16_ps(acc[g * NT + t], qv[g], k);
+    }
+  }
+  store_sums<GB>(acc, S, lds, scale);
+}
+#endif
 
 #ifdef GATUN_AVX512
 constexpr int kPvVectors = 4;  // 4 query rows x 4 vectors = 16 accumulators of 32 zmm

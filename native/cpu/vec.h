@@ -26,8 +26,9 @@ struct BF16 { using T = uint16_t; };
 
 #define VI static inline __attribute__((always_inline))
 
-// the core is AMD's (cpuid vendor, cpu_info.cpp): for kernels whose best prefetch hint differs by vendor
-extern const bool cpu_amd;
+// the AMD family of the core (0x19 Zen 4, 0x1A Zen 5; cpuid, cpu_info.cpp), 0 on other vendors: for
+// kernels whose best prefetch hint differs between cores
+extern const int amd_family;
 // bytes of L2 per core (cpuid, cpu_info.cpp): for kernels that size their blocking to it
 extern const long long l2_bytes;
 
