@@ -137,23 +137,24 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   // scores go GB query heads x W/GB tokens at a time; the group is padded with zero queries to GQ
   const int GB = G == 1 ? 1 : G == 2 ? 2 : 4, GQ = (G + GB - 1) / GB * GB;
   const int GA = (G + W - 1) / W * W;  // G rounded up to whole vectors
-  float* buf = scratch((long long)NH * (GQ + G) * Dp + 2LL * (GQ * kChunk + GA));
-  if (!buf) return false;
-  float* qall = buf;                  // [NH][GQ][Dp] scaled queries, zero rows past G
-  float* Aall = qall + NH * GQ * Dp;  // [NH][G][Dp] unnormalised outputs
-  float* S = Aall + NH * G * Dp;      // [2][GQ][kChunk] scores, then probabilities
-  float* alpha = S + 2 * GQ * kChunk; // [2][GA] rescale factors
-  for (long long x = 0; x < (long long)NH * G * Dp; ++x) Aall[x] = 0.f;
-  for (int g = 0; g < 2 * GA; ++g) alpha[g] = 0.f;
-  for (long long x = 0; x < (long long)NH * GQ * Dp; ++x) qall[x] = 0.f;
-  // bf16 on avx512_bf16 hardware: the scores through vdpbf16ps, from the queries as given (in qall's
-  // space: [NH][GQ][Dq] bf16, zero past D up to whole 2W blocks), scaled after the dot products
+  // bf16 on avx512_bf16 hardware: scores and P.V through vdpbf16ps. The scores from the queries as
+  // given (in qall's space: [NH][GQ][Dq] bf16, zero past D up to whole 2W blocks), scaled after the
+  // dot products; the output rows in whole 2W blocks.
 #ifdef __AVX512BF16__
   const bool dp = std::is_same_v<Dt, BF16> && bf16_hw;
 #else
   constexpr bool dp = false;
 #endif
-  const int Dq = (D + 2 * W - 1) / (2 * W) * (2 * W);
+  const int Dq = (D + 2 * W - 1) / (2 * W) * (2 * W), Do = dp ? Dq : Dp;
+  float* buf = scratch((long long)NH * (GQ * Dp + G * Do) + 2LL * (GQ * kChunk + GA));
+  if (!buf) return false;
+  float* qall = buf;                  // [NH][GQ][Dp] scaled queries, zero rows past G
+  float* Aall = qall + NH * GQ * Dp;  // [NH][G][Do] unnormalised outputs
+  float* S = Aall + NH * G * Do;      // [2][GQ][kChunk] scores, then probabilities
+  float* alpha = S + 2 * GQ * kChunk; // [2][GA] rescale factors
+  for (long long x = 0; x < (long long)NH * G * Do; ++x) Aall[x] = 0.f;
+  for (int g = 0; g < 2 * GA; ++g) alpha[g] = 0.f;
+  for (long long x = 0; x < (long long)NH * GQ * Dp; ++x) qall[x] = 0.f;
   uint16_t* qbf = (uint16_t*)qall;  // Dq * 2 bytes <= Dp * 4
   for (int x = 0; x < NH; ++x)
     for (int g = 0; g < G; ++g) {
@@ -251,7 +252,7 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
       }
     };
     auto pv = [&](int x, const float* Sx, const float* ax) {
-      float* acc = Aall + (long long)x * G * Dp;
+      float* acc = Aall + (long long)x * G * Do;
       const T* vx[kChunk];
       for (int t = 0; t < n; ++t) vx[t] = vr[t] + x * D;
       auto v_row = [&](int t) { return vx[t]; };
@@ -259,6 +260,18 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
         if (d0 % kPvStepElems == 0) pf.step();
       };
       int g = 0;
+#ifdef __AVX512BF16__
+      if constexpr (std::is_same_v<Dt, BF16>)
+        if (dp) {
+          uint16_t P[kMaxGroup][kChunk];  // the probabilities as bf16, zero from n
+          for (g = 0; g < G; ++g)
+            for (int t = 0; t < kChunk; t += W)
+              _mm256_storeu_si256((__m256i*)(P[g] + t), (__m256i)_mm512_cvtneps_pbh(load_tail(F32{}, Sx + g * kChunk + t, std::clamp(n - t, 0, W), 0.f)));
+          for (g = 0; g + 4 <= G; g += 4) pv_rows_bf16dp<4>(acc + g * Dq, Dq, v_row, n, D, P[g], kChunk, ax + g, pv_step);
+          for (; g < G; ++g) pv_rows_bf16dp<1>(acc + g * Dq, Dq, v_row, n, D, P[g], kChunk, ax + g, pv_step);
+          return;
+        }
+#endif
       for (; g + 4 <= G; g += 4) pv_rows<Dt, 4>(acc + g * Dp, Dp, v_row, n, D, Sx + g * kChunk, kChunk, ax + g, pv_step);
       for (; g < G; ++g) pv_rows<Dt, 1>(acc + g * Dp, Dp, v_row, n, D, Sx + g * kChunk, kChunk, ax + g, pv_step);
     };
@@ -274,8 +287,15 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
     n = nn;
   }
   for (int x = 0; x < NH * G; ++x) {
-    if constexpr (std::is_same_v<Dt, BF16>) in_order(Aall + (long long)x * Dp, D, out_all + x * DS + 2);
-    else memcpy(out_all + x * DS + 2, Aall + (long long)x * Dp, sizeof(float) * D);
+    const float* o = Aall + (long long)x * Do;
+#ifdef __AVX512BF16__
+    if (dp) {
+      from_unpacked(o, D, out_all + x * DS + 2);
+      continue;
+    }
+#endif
+    if constexpr (std::is_same_v<Dt, BF16>) in_order(o, D, out_all + x * DS + 2);
+    else memcpy(out_all + x * DS + 2, o, sizeof(float) * D);
   }
   return true;
 }

@@ -156,6 +156,69 @@ VI void pv_rows(float* O, int Dp, Row row, int n, int D, const float* P, int lds
   if (d < D) pv_part<Dt, GB, 1, true>(O, Dp, row, n, D, d, P, lds, alpha, step);
 }
 
+#ifdef __AVX512BF16__
+// P.V for bf16 rows through vdpbf16ps, tokens in pairs: O[g] = alpha[g] * O[g] + sum_t P[g][t] * row(t)
+// with the probabilities rounded to bf16 (as FlashAttention's bf16 kernels round P before their P.V
+// product) and every sum in fp32; the last pair of an odd n takes row n-1 again with P = 0. The
+// elements d0 .. d0 + 32*NB of GB rows of O (Dq apart, whole 32-element blocks). Two rows' blocks of
+// 32 bf16 interleave (unpacklo/hi_epi16) into the pairs of d = 0-3, 8-11, 16-19, 24-27 and of the
+// rest, so O keeps each block in that order (from_unpacked puts it back). P: GB rows ldp apart,
+// zero from n up to even. step(d0) runs before each row.
+template <int GB, int NB, class Row, class Step>
+VI void pv_part_bf16dp(float* O, int Dq, Row row, int n, int D, int d0, const uint16_t* P, int ldp,
+                       const float* alpha, Step& step) {
+  vf o[GB][2 * NB];
+#pragma GCC unroll 8
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 8
+    for (int v = 0; v < 2 * NB; ++v)
+      o[g][v] = alpha ? vmul(load(F32{}, O + g * Dq + d0 + v * W), vset1(alpha[g])) : vset1(0.f);
+  __mmask32 m[NB];  // the rows end at D
+  for (int k = 0; k < NB; ++k) m[k] = D - d0 - 32 * k >= 32 ? ~0u : (1u << (D - d0 - 32 * k)) - 1;
+  for (int t = 0; t < n; t += 2) {
+    step(d0);
+    step(d0);
+    const uint16_t *r0 = row(t), *r1 = row(t + 1 < n ? t + 1 : t);
+#pragma GCC unroll 4
+    for (int k = 0; k < NB; ++k) {
+      const __m512i a = _mm512_maskz_loadu_epi16(m[k], r0 + d0 + 32 * k), b = _mm512_maskz_loadu_epi16(m[k], r1 + d0 + 32 * k);
+      const __m512bh lo = (__m512bh)_mm512_unpacklo_epi16(a, b), hi = (__m512bh)_mm512_unpackhi_epi16(a, b);
+#pragma GCC unroll 8
+      for (int g = 0; g < GB; ++g) {
+        uint32_t pair;
+        memcpy(&pair, P + g * ldp + t, sizeof(pair));
+        const __m512bh pg = (__m512bh)_mm512_set1_epi32((int)pair);
+        o[g][2 * k] = _mm512_dpbf16_ps(o[g][2 * k], pg, lo);
+        o[g][2 * k + 1] = _mm512_dpbf16_ps(o[g][2 * k + 1], pg, hi);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 8
+    for (int v = 0; v < 2 * NB; ++v) store(F32{}, O + g * Dq + d0 + v * W, o[g][v]);
+}
+
+// pv_part_bf16dp over all of d: kPvVectors / 2 blocks at a time, then single blocks
+template <int GB, class Row, class Step>
+VI void pv_rows_bf16dp(float* O, int Dq, Row row, int n, int D, const uint16_t* P, int ldp, const float* alpha, Step step) {
+  constexpr int NB = kPvVectors / 2;
+  int d = 0;
+  for (; d + 32 * NB <= D; d += 32 * NB) pv_part_bf16dp<GB, NB>(O, Dq, row, n, D, d, P, ldp, alpha, step);
+  for (; d < D; d += 32) pv_part_bf16dp<GB, 1>(O, Dq, row, n, D, d, P, ldp, alpha, step);
+}
+
+// O of pv_rows_bf16dp (each 32-element block as unpacklo's d, then unpackhi's) in element order
+VI void from_unpacked(const float* O, int D, float* out) {
+  for (int d0 = 0; d0 < D; d0 += 32)
+    for (int i = 0; i < 16; ++i) {
+      const int lo = d0 + 8 * (i / 4) + i % 4;
+      if (lo < D) out[lo] = O[d0 + i];
+      if (lo + 4 < D) out[lo + 4] = O[d0 + 16 + i];
+    }
+}
+#endif
+
 // bf16 rows are widened 2W elements at a time as their even and odd halves (load_bf16_pairs: a shift
 // and a mask, no shuffle; the paged decode with K/V in L3 10% faster on an Intel Xeon, equal from DRAM).
 // So dot_block<BF16> takes q with each whole 2W-element block in that order (pair_order), and
