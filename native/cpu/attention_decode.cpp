@@ -141,7 +141,7 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   // given (in qall's space: [NH][GQ][Dq] bf16, zero past D up to whole 2W blocks), scaled after the
   // dot products; the output rows in whole 2W blocks.
 #ifdef __AVX512BF16__
-  const bool dp = std::is_same_v<Dt, BF16> && bf16_hw;
+  const bool dp = std::is_same_v<Dt, BF16> && use_bf16_hw();
 #else
   constexpr bool dp = false;
 #endif

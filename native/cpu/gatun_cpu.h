@@ -25,6 +25,10 @@ enum {
 
 GATUN_CPU_API int         gatun_cpu_has_avx512(void);       // cpuid+xgetbv: avx512 f+bw+vl+dq usable
 GATUN_CPU_API int         gatun_cpu_has_avx512_bf16(void);  // ... and avx512_bf16
+// Whether this library's kernels use the avx512_bf16 instructions: use 0 turns them off, 1 on (only
+// where the CPU has them), < 0 asks. Returns the state in effect; always 0 in the x86-64-v3 build.
+// For tests of the other paths; not while kernels run.
+GATUN_CPU_API int         gatun_cpu_use_avx512_bf16(int use);
 GATUN_CPU_API const char* gatun_cpu_isa(void);              // "x86-64-v3" or "avx512": what this library was compiled for
 GATUN_CPU_API int         gatun_cpu_set_threads(int n);     // 0 = all hardware threads; returns threads in effect
 GATUN_CPU_API int         gatun_cpu_threads(void);

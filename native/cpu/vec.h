@@ -6,6 +6,7 @@
 #define GATUN_CPU_VEC_H
 
 #include <immintrin.h>
+#include <atomic>
 #include <stdint.h>
 #include <string.h>
 
@@ -81,12 +82,14 @@ VI vf load_tail(BF16, const uint16_t* p, long long n, float fill) {
 
 VI __m256i to_f16(vf v) { return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 #ifdef __AVX512BF16__
-// This library may run on AVX-512 machines without BF16: use the instruction only if cpuid has it.
-extern const bool bf16_hw;
+// This library may run on AVX-512 machines without BF16: use the instructions only if cpuid has them
+// (and gatun_cpu_use_avx512_bf16 has not turned them off). Read with use_bf16_hw().
+extern std::atomic<bool> bf16_hw;
+VI bool use_bf16_hw() { return bf16_hw.load(std::memory_order_relaxed); }
 #endif
 VI __m256i to_bf16(vf v) {
 #ifdef __AVX512BF16__
-  if (bf16_hw) return (__m256i)_mm512_cvtneps_pbh(v);  // RNE in hardware (denormal inputs flush to 0)
+  if (use_bf16_hw()) return (__m256i)_mm512_cvtneps_pbh(v);  // RNE in hardware (denormal inputs flush to 0)
 #endif
   __m512i u = _mm512_castps_si512(v);
   __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));

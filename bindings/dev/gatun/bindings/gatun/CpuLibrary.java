@@ -25,7 +25,7 @@ public final class CpuLibrary {
 
     private static final Linker LINKER = Linker.nativeLinker();
     private final Path path;
-    private final MethodHandle hasAvx512, hasAvx512Bf16, isa, setThreads, threads,
+    private final MethodHandle hasAvx512, hasAvx512Bf16, useAvx512Bf16, isa, setThreads, threads,
             softmax, rmsNorm, rowSum, copy, prefill, decode, rope, kvAppendRope, fmaPeak,
             add, siluMul, geluTanh, embedding, prefillPaged, sample, philoxUniform, gemm;
     private final MethodHandle diffusionStep, cfgRescale;
@@ -37,6 +37,7 @@ public final class CpuLibrary {
         SymbolLookup lib = SymbolLookup.libraryLookup(path, Arena.global());
         hasAvx512 = handle(lib, "gatun_cpu_has_avx512", FunctionDescriptor.of(JAVA_INT));
         hasAvx512Bf16 = handle(lib, "gatun_cpu_has_avx512_bf16", FunctionDescriptor.of(JAVA_INT));
+        useAvx512Bf16 = handle(lib, "gatun_cpu_use_avx512_bf16", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
         isa = handle(lib, "gatun_cpu_isa", FunctionDescriptor.of(ADDRESS));
         setThreads = handle(lib, "gatun_cpu_set_threads", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
         threads = handle(lib, "gatun_cpu_threads", FunctionDescriptor.of(JAVA_INT));
@@ -100,6 +101,13 @@ public final class CpuLibrary {
     public boolean machineHasAvx512() { return call(() -> (int) hasAvx512.invokeExact()) != 0; }
 
     public boolean machineHasAvx512Bf16() { return call(() -> (int) hasAvx512Bf16.invokeExact()) != 0; }
+
+    /**
+     * Turns this build's use of the avx512_bf16 instructions on (only where the CPU has them) or off,
+     * so that tests also cover the kernels' paths for AVX-512 CPUs without them; not while kernels
+     * run. Returns whether they are in use now (never in the x86-64-v3 build).
+     */
+    public boolean useAvx512Bf16(boolean use) { return call(() -> (int) useAvx512Bf16.invokeExact(use ? 1 : 0)) != 0; }
 
     /** The ISA this build was compiled for: "x86-64-v3" or "avx512". */
     public String isa() {

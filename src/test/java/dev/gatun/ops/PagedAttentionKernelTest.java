@@ -134,7 +134,7 @@ class PagedAttentionKernelTest {
         for (int blockSize : TestDevices.kvBlockSizes(device)) decode(device, dtype, h, blockSize);
     }
 
-    private static void decode(Device device, DType dtype, Heads h, int blockSize) {
+    static void decode(Device device, DType dtype, Heads h, int blockSize) {
         Random random = Seeds.random("decode" + device + dtype + h + blockSize);
         int[] lens = seqLens();
         int batch = lens.length, row = h.kvHeads() * h.headDim();

@@ -1,0 +1,29 @@
+package dev.gatun.ops;
+
+import dev.gatun.device.CpuDevice;
+import dev.gatun.tensor.DType;
+import dev.gatun.testing.TestDevices;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+/**
+ * The CPU builds' bf16 kernels without the avx512_bf16 instructions as well: the AVX-512 build widens
+ * rows itself on AVX-512 CPUs that lack them, a path the kernel tests reach only on such CPUs.
+ */
+class CpuBf16InstructionsTest {
+    @Test
+    void bf16DecodeWithoutTheBf16Instructions() {
+        for (CpuDevice cpu : TestDevices.cpus()) {
+            boolean had = cpu.library().useAvx512Bf16(true);
+            assertFalse(cpu.library().useAvx512Bf16(false));
+            try {
+                for (PagedAttentionKernelTest.Heads h : PagedAttentionKernelTest.heads())
+                    PagedAttentionKernelTest.decode(cpu, DType.BF16, h, 16);
+            } finally {
+                assertEquals(had, cpu.library().useAvx512Bf16(had));
+            }
+        }
+    }
+}
