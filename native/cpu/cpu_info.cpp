@@ -48,19 +48,6 @@ namespace GATUN_NS {
 #ifdef __AVX512BF16__
 __attribute__((visibility("hidden"))) std::atomic<bool> bf16_hw{gatun_cpu_has_avx512_bf16() != 0};
 #endif
-}
-
-extern "C" int gatun_cpu_use_avx512_bf16(int use) {
-#ifdef __AVX512BF16__
-  if (use >= 0) GATUN_NS::bf16_hw.store(use > 0 && gatun_cpu_has_avx512_bf16(), std::memory_order_relaxed);
-  return GATUN_NS::bf16_hw.load(std::memory_order_relaxed);
-#else
-  (void)use;
-  return 0;
-#endif
-}
-
-namespace GATUN_NS {
 // cpuid vendor "AuthenticAMD": the family (base + extended, cpuid 1), else 0
 static int detect_amd_family() {
   unsigned a, b, c, d;
@@ -78,4 +65,14 @@ static long long detect_l2() {
   return kb > 0 ? kb << 10 : 1 << 20;
 }
 __attribute__((visibility("hidden"))) extern const long long l2_bytes = detect_l2();
+}
+
+extern "C" int gatun_cpu_use_avx512_bf16(int use) {
+#ifdef __AVX512BF16__
+  if (use >= 0) GATUN_NS::bf16_hw.store(use > 0 && gatun_cpu_has_avx512_bf16(), std::memory_order_relaxed);
+  return GATUN_NS::bf16_hw.load(std::memory_order_relaxed);
+#else
+  (void)use;
+  return 0;
+#endif
 }

@@ -76,6 +76,9 @@ VI void dot_block(const float* q, int Dp, Row row, int D, float* S, int lds, Ste
 }
 
 #ifdef __AVX512BF16__
+// the first n of 32 16-bit lanes (a row's elements left from its block of 32 on)
+VI __mmask32 first_lanes32(int n) { return n >= 32 ? ~0u : (1u << n) - 1; }
+
 // dot_block for bf16 queries and rows through vdpbf16ps (avx512_bf16): 2W products per instruction
 // and no widening. Each bf16 product is exact in fp32, so a lane sums the same terms as two FMAs
 // would (bf16 subnormals read as 0). On a Zen 4 core it issues as fast as an FMA (twice the
@@ -90,7 +93,7 @@ VI void dot_block_bf16dp(const uint16_t* q, int Dq, Row row, int D, float* S, in
   for (int d = 0; d < D; d += 2 * W) {
     step(d);
     if (d + W < D) step(d + W);
-    const __mmask32 m = D - d >= 2 * W ? ~0u : (1u << (D - d)) - 1;  // the rows end at D
+    const __mmask32 m = first_lanes32(D - d);  // the rows end at D
     __m512bh qv[GB];
 #pragma GCC unroll 4
     for (int g = 0; g < GB; ++g) qv[g] = (__m512bh)_mm512_loadu_si512(q + g * Dq + d);
@@ -174,7 +177,7 @@ VI void pv_part_bf16dp(float* O, int Dq, Row row, int n, int D, int d0, const ui
     for (int v = 0; v < 2 * NB; ++v)
       o[g][v] = alpha ? vmul(load(F32{}, O + g * Dq + d0 + v * W), vset1(alpha[g])) : vset1(0.f);
   __mmask32 m[NB];  // the rows end at D
-  for (int k = 0; k < NB; ++k) m[k] = D - d0 - 32 * k >= 32 ? ~0u : (1u << (D - d0 - 32 * k)) - 1;
+  for (int k = 0; k < NB; ++k) m[k] = first_lanes32(D - d0 - 32 * k);
   for (int t = 0; t < n; t += 2) {
     step(d0);
     step(d0);
