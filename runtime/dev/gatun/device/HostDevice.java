@@ -10,11 +10,23 @@ import java.lang.foreign.MemorySegment;
  */
 public abstract sealed class HostDevice extends Device permits CpuDevice, EmuDevice {
     private static final long ALIGNMENT = 64;
+    /**
+     * Blocks of this size or more are aligned to it and advised to the kernel as transparent huge
+     * pages (2 MiB on x86-64). A paged decode reads each step's KV rows from tens of 4 KiB pages at
+     * once; with huge pages it read 10-15% faster with 2 threads and up to 30% faster with one (C
+     * harness, 2-core Zen 4 VM, 16 x 4096 tokens).
+     */
+    private static final long HUGE_PAGE = 2L << 20;
     private final Stream defaultStream = new HostStream(this);
 
     protected HostDevice() {
         super(new CachingAllocator.RawMemory() {
-            @Override public long allocate(long bytes) { return HostMemory.allocate(bytes, ALIGNMENT); }
+            @Override public long allocate(long bytes) {
+                if (bytes < HUGE_PAGE) return HostMemory.allocate(bytes, ALIGNMENT);
+                long address = HostMemory.allocate(bytes, HUGE_PAGE);
+                if (address != 0) HostMemory.adviseHugePages(address, (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE);
+                return address;
+            }
             @Override public void free(long address) { HostMemory.free(address); }
             @Override public void synchronize() {}
         });

@@ -7,6 +7,7 @@ import java.lang.foreign.Linker;
 import java.lang.invoke.MethodHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -20,6 +21,10 @@ public final class HostMemory {
     private static final MethodHandle ALIGNED_ALLOC = LINKER.downcallHandle(
             global("aligned_alloc"), FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle FREE = LINKER.downcallHandle(global("free"), FunctionDescriptor.ofVoid(JAVA_LONG));
+    private static final MethodHandle MADVISE = LINKER.defaultLookup().find("madvise")
+            .map(s -> LINKER.downcallHandle(s, FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT)))
+            .orElse(null);
+    private static final int MADV_HUGEPAGE = 14;  // Linux
 
     private HostMemory() {}
 
@@ -43,6 +48,21 @@ public final class HostMemory {
         long size = Math.max(alignment, (bytes + alignment - 1) / alignment * alignment);
         try {
             return (long) ALIGNED_ALLOC.invokeExact(alignment, size);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * madvise(MADV_HUGEPAGE) on {@code bytes} at {@code address} (both multiples of the huge page
+     * size), before the memory is first touched: Linux backs the range with transparent huge pages
+     * where they are enabled ("madvise" or "always"). Returns whether the advice was taken; false
+     * where THP is off or the platform has no madvise (the memory works the same either way).
+     */
+    public static boolean adviseHugePages(long address, long bytes) {
+        if (MADVISE == null) return false;
+        try {
+            return (int) MADVISE.invokeExact(address, bytes, MADV_HUGEPAGE) == 0;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
