@@ -18,12 +18,14 @@
 // L2, 300 MiB L3) the same shapes read 31-34 GB/s in fp32, 86-94% of the DRAM read ceiling (36.5 GB/s:
 // row_sum over 2 GiB, beyond L3, alternated with it), and 25-30 in bf16 (70-80%), whose widening
 // arithmetic bounds it there: with K/V in L3 it computes at ~36 GB/s. On a 2-core AMD Zen 4 VM (1 MiB
-// L2, 32 MiB L3), whose memory gives 30-35 or 45-55 GB/s by the minute, each line comes through a
-// software prefetch (the hardware streamers fill none of the gaps: every other line prefetched, 10
-// GB/s); one thread reads 15-16 GB/s (fp32) where a sequential row_sum reads 26 and where its
-// arithmetic alone (K/V in L2) runs at 34-44 (bf16 21-27): reads and arithmetic barely overlap, though
-// the same prefetch pattern with light arithmetic reads 25-27. Both threads: 25-34 GB/s, ~80% of
-// the slower state's ceiling and 55-65% of the faster one's.
+// L2, 32 MiB L3), whose memory gives 30-35 or 45-55 GB/s by the minute, the reads bound it again:
+// one thread reads 15-16 GB/s (fp32) where a sequential row_sum reads 26, as fast with a quarter of
+// the arithmetic (one query head per kv head), and the kernel's reads alone (a C harness, no
+// arithmetic: K and V rows head by head, the next chunk prefetched) run at 16, 20 with only one of
+// the two streams. Every line comes through the software prefetch (the hardware streamers fill none
+// of the gaps: every other line prefetched, 10 GB/s). 2 MiB pages (the host allocator's large blocks
+// are advised so) lift one thread to ~18 GB/s and both to 26-28 (fp32), ~80% of the slower state's
+// ceiling.
 // Partials (m, l, unnormalised acc) per split are merged by log-sum-exp in split order.
 #include <math.h>
 
