@@ -3,11 +3,12 @@
 // boundaries depend only on positions, so a sequence's result is bit-identical alone or in any batch
 // and for any thread count. Inside a split, keys go in chunks of kChunk (aligned to the split start):
 // the chunk's K and V rows are read in place through the block table (widened to fp32 in registers;
-// bf16 on CPUs with avx512_bf16 multiplied in pairs by vdpbf16ps instead), and all G = Hq/Hkv query heads of the group are scored against each row, so each K/V row is read
-// from memory once. Copying rows into a contiguous buffer first (measured) halves the speed: the
-// copy loop stalls on the misses with no arithmetic to hide them. Instead the next chunk's rows are
-// prefetched a few lines per step of this chunk's arithmetic, whole token rows (all heads of the
-// group) in address order (measured 13% faster than prefetching each head's own rows, 4 KB apart).
+// bf16 on CPUs with avx512_bf16 multiplied in pairs by vdpbf16ps instead), and all G = Hq/Hkv query
+// heads of the group are scored against each row, so each K/V row is read from memory once. Copying
+// rows into a contiguous buffer first (measured) halves the speed: the copy loop stalls on the misses
+// with no arithmetic to hide them. Instead the next chunk's rows are prefetched a few lines per step
+// of this chunk's arithmetic, whole token rows (all heads of the group) in address order (measured
+// 13% faster than prefetching each head's own rows, 4 KB apart).
 // What bounds it (measured, 2-core Zen 5 VM, b16 ctx4096 fp32): not the arithmetic (with one query
 // head per kv head instead of four it reads no faster; with K/V in L3 it computes at ~95 GB/s) but
 // the order of the reads: the same reads in the same order with no arithmetic at all run about as
@@ -18,7 +19,7 @@
 // L2, 300 MiB L3) the same shapes read 31-34 GB/s in fp32, 86-94% of the DRAM read ceiling (36.5 GB/s:
 // row_sum over 2 GiB, beyond L3, alternated with it), and 25-30 in bf16 (70-80%), whose widening
 // arithmetic bounds it there: with K/V in L3 it computes at ~36 GB/s. On a 2-core AMD Zen 4 VM (1 MiB
-// L2, 32 MiB L3), whose memory gives 30-35 or 45-55 GB/s by the minute, the reads bound it again:
+// L2, 32 MiB L3), whose memory gives ~25, 30-35 or 45-55 GB/s by the minute, the reads bound it again:
 // one thread reads 15-16 GB/s (fp32) where a sequential row_sum reads 26, as fast with a quarter of
 // the arithmetic (one query head per kv head), and the kernel's reads alone (a C harness, no
 // arithmetic: K and V rows head by head, the next chunk prefetched) run at 16, 20 with only one of
@@ -197,14 +198,13 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
     RowPrefetch pf(next_rows, 2 * nn, NH * D * (int)sizeof(T), NH * prefetch_steps(n, D, G, GB, GQ));
     // per kv head x: scores, online softmax, P.V. The next head's scores run between a head's softmax
     // and its P.V (S and alpha alternate between two buffers), so that the softmax's reductions and
-    // exps, a chain of dependent latencies, overlap independent FMAs.
-    const T* kx[2][kChunk];  // this head's K rows, by buffer
+    // exps, a chain of dependent latencies, overlap independent FMAs (+2%, one core, K/V in L2).
     auto step = [&](int d) {
       if (d % kQkStepElems == 0) pf.step();
     };
     auto scores = [&](int x, float* Sx) {
-      const T** kxx = kx[x & 1];
-      for (int t = 0; t < n; ++t) kxx[t] = kr[t] + x * D;
+      const T* kx[kChunk];
+      for (int t = 0; t < n; ++t) kx[t] = kr[t] + x * D;
       auto blocks = [&](auto gb) {
         constexpr int B = decltype(gb)::value;
         for (int g = 0; g < GQ; g += B) {
@@ -212,12 +212,12 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
           if constexpr (std::is_same_v<Dt, BF16>)
             if (dp) {
               const uint16_t* qg = qbf + ((long long)x * GQ + g) * Dq;
-              qk_chunk<T, B>([&](auto row, float* s) { dot_block_bf16dp<B>(qg, Dq, row, D, s, kChunk, a.scale, step); }, kxx, n, Sx, g);
+              qk_chunk<T, B>([&](auto row, float* s) { dot_block_bf16dp<B>(qg, Dq, row, D, s, kChunk, a.scale, step); }, kx, n, Sx, g);
               continue;
             }
 #endif
           const float* qg = qall + ((long long)x * GQ + g) * Dp;
-          qk_chunk<T, B>([&](auto row, float* s) { dot_block<Dt, B>(qg, Dp, row, D, s, kChunk, step); }, kxx, n, Sx, g);
+          qk_chunk<T, B>([&](auto row, float* s) { dot_block<Dt, B>(qg, Dp, row, D, s, kChunk, step); }, kx, n, Sx, g);
         }
       };
       if (GB == 4) blocks(std::integral_constant<int, 4>{});
@@ -273,8 +273,10 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
         if (dp) {
           uint16_t P[kMaxGroup][kChunk];  // the probabilities as bf16, zero from n
           for (g = 0; g < G; ++g)
-            for (int t = 0; t < kChunk; t += W)
-              _mm256_storeu_si256((__m256i*)(P[g] + t), (__m256i)_mm512_cvtneps_pbh(load_tail(F32{}, Sx + g * kChunk + t, std::clamp(n - t, 0, W), 0.f)));
+            for (int t = 0; t < kChunk; t += W) {
+              const vf p = load_tail(F32{}, Sx + g * kChunk + t, std::clamp(n - t, 0, W), 0.f);
+              _mm256_storeu_si256((__m256i*)(P[g] + t), (__m256i)_mm512_cvtneps_pbh(p));
+            }
           for (g = 0; g + 4 <= G; g += 4) pv_rows_bf16dp<4>(acc + g * Dq, Dq, v_row, n, D, P[g], kChunk, ax + g, pv_step);
           for (; g < G; ++g) pv_rows_bf16dp<1>(acc + g * Dq, Dq, v_row, n, D, P[g], kChunk, ax + g, pv_step);
           return;
