@@ -3,12 +3,12 @@
 // boundaries depend only on positions, so a sequence's result is bit-identical alone or in any batch
 // and for any thread count. Inside a split, keys go in chunks of kChunk (aligned to the split start):
 // the chunk's K and V rows are read in place through the block table (widened to fp32 in registers;
-// bf16 on CPUs with avx512_bf16 multiplied in pairs by vdpbf16ps instead), and all G = Hq/Hkv query
-// heads of the group are scored against each row, so each K/V row is read from memory once. Copying
-// rows into a contiguous buffer first (measured) halves the speed: the copy loop stalls on the misses
-// with no arithmetic to hide them. Instead the next chunk's rows are prefetched a few lines per step
-// of this chunk's arithmetic, whole token rows (all heads of the group) in address order (measured
-// 13% faster than prefetching each head's own rows, 4 KB apart).
+// bf16 on AMD CPUs with avx512_bf16 multiplied in pairs by vdpbf16ps instead), and all G = Hq/Hkv
+// query heads of the group are scored against each row, so each K/V row is read from memory once.
+// Copying rows into a contiguous buffer first (measured) halves the speed: the copy loop stalls on
+// the misses with no arithmetic to hide them. Instead the next chunk's rows are prefetched a few
+// lines per step of this chunk's arithmetic, whole token rows (all heads of the group) in address
+// order (measured 13% faster than prefetching each head's own rows, 4 KB apart).
 // What bounds it (measured, 2-core Zen 5 VM, b16 ctx4096 fp32): not the arithmetic (with one query
 // head per kv head instead of four it reads no faster; with K/V in L3 it computes at ~95 GB/s) but
 // the order of the reads: the same reads in the same order with no arithmetic at all run about as
@@ -146,11 +146,13 @@ bool run_split(const Args& a, int b, int kh0, int kh1, int p, float* out_all) {
   // scores go GB query heads x W/GB tokens at a time; the group is padded with zero queries to GQ
   const int GB = G == 1 ? 1 : G == 2 ? 2 : 4, GQ = (G + GB - 1) / GB * GB;
   const int GA = (G + W - 1) / W * W;  // G rounded up to whole vectors
-  // bf16 on avx512_bf16 hardware: scores and P.V through vdpbf16ps. The scores from the queries as
-  // given (in qall's space: [NH][GQ][Dq] bf16, zero past D up to whole 2W blocks), scaled after the
-  // dot products; the output rows in whole 2W blocks.
+  // bf16 on AMD cores with avx512_bf16: scores and P.V through vdpbf16ps (on Zen 4 it issues as fast
+  // as an FMA; on an Intel Xeon at half that rate, where the scores ran no faster with it and the
+  // shift-and-mask widening stays). The scores from the queries as given (in qall's space:
+  // [NH][GQ][Dq] bf16, zero past D up to whole 2W blocks), scaled after the dot products; the output
+  // rows in whole 2W blocks.
 #ifdef __AVX512BF16__
-  const bool dp = std::is_same_v<Dt, BF16> && use_bf16_hw();
+  const bool dp = std::is_same_v<Dt, BF16> && use_bf16_hw() && amd_family >= 0x19;
 #else
   constexpr bool dp = false;
 #endif
