@@ -10,7 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 /**
  * The CPU builds' bf16 kernels without the avx512_bf16 instructions as well: the AVX-512 build widens
- * rows itself on AVX-512 CPUs that lack them, a path the kernel tests reach only on such CPUs.
+ * rows itself on AVX-512 CPUs that lack them (and on Intel's, which have them), a path the kernel
+ * tests do not reach on an AMD CPU that has them.
  */
 class CpuBf16InstructionsTest {
     @Test
