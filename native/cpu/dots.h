@@ -114,6 +114,23 @@ constexpr int kPvVectors = 4;  // 4 query rows x 4 vectors = 16 accumulators of 
 constexpr int kPvVectors = 2;  // 8 accumulators of 16 ymm
 #endif
 
+// the P.V blocks' accumulators: NV vectors of GB output rows (ldo apart) from d0, scaled by alpha[g]
+// (alpha == nullptr: from zero), and back
+template <int GB, int NV>
+VI void load_outputs(vf (&o)[GB][NV], const float* O, int ldo, int d0, const float* alpha) {
+#pragma GCC unroll 8
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) o[g][v] = alpha ? vmul(load(F32{}, O + g * ldo + d0 + v * W), vset1(alpha[g])) : vset1(0.f);
+}
+template <int GB, int NV>
+VI void store_outputs(const vf (&o)[GB][NV], float* O, int ldo, int d0) {
+#pragma GCC unroll 8
+  for (int g = 0; g < GB; ++g)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) store(F32{}, O + g * ldo + d0 + v * W, o[g][v]);
+}
+
 // O[g][d0 .. d0 + NV*W) = alpha[g] * O[g][d0 ..] + sum_t P[g * lds + t] * row(t)[d0 ..] for GB
 // query rows (O rows Dp apart; alpha == nullptr: from zero) over n rows of Dt: NV*GB independent
 // FMA chains, each element sums its rows in order. step(d0) runs before each row. bf16 with an even
@@ -122,11 +139,7 @@ template <class Dt, int GB, int NV, bool Tail, class Row, class Step>
 VI void pv_part(float* O, int Dp, Row row, int n, int D, int d0, const float* P, int lds, const float* alpha,
                 Step& step) {
   vf o[GB][NV];
-#pragma GCC unroll 8
-  for (int g = 0; g < GB; ++g)
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v)
-      o[g][v] = alpha ? vmul(load(F32{}, O + g * Dp + d0 + v * W), vset1(alpha[g])) : vset1(0.f);
+  load_outputs(o, O, Dp, d0, alpha);
   for (int t = 0; t < n; ++t) {
     step(d0);
     vf x[NV];
@@ -144,10 +157,7 @@ VI void pv_part(float* O, int Dp, Row row, int n, int D, int d0, const float* P,
       for (int v = 0; v < NV; ++v) o[g][v] = vfma(pg, x[v], o[g][v]);
     }
   }
-#pragma GCC unroll 8
-  for (int g = 0; g < GB; ++g)
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) store(F32{}, O + g * Dp + d0 + v * W, o[g][v]);
+  store_outputs(o, O, Dp, d0);
 }
 
 // pv_part over all of d: kPvVectors vectors at a time, then single vectors, then the D % W tail
@@ -171,11 +181,7 @@ template <int GB, int NB, class Row, class Step>
 VI void pv_part_bf16dp(float* O, int Dq, Row row, int n, int D, int d0, const uint16_t* P, int ldp,
                        const float* alpha, Step& step) {
   vf o[GB][2 * NB];
-#pragma GCC unroll 8
-  for (int g = 0; g < GB; ++g)
-#pragma GCC unroll 8
-    for (int v = 0; v < 2 * NB; ++v)
-      o[g][v] = alpha ? vmul(load(F32{}, O + g * Dq + d0 + v * W), vset1(alpha[g])) : vset1(0.f);
+  load_outputs(o, O, Dq, d0, alpha);
   __mmask32 m[NB];  // the rows end at D
   for (int k = 0; k < NB; ++k) m[k] = first_lanes32(D - d0 - 32 * k);
   for (int t = 0; t < n; t += 2) {
@@ -196,10 +202,7 @@ VI void pv_part_bf16dp(float* O, int Dq, Row row, int n, int D, int d0, const ui
       }
     }
   }
-#pragma GCC unroll 8
-  for (int g = 0; g < GB; ++g)
-#pragma GCC unroll 8
-    for (int v = 0; v < 2 * NB; ++v) store(F32{}, O + g * Dq + d0 + v * W, o[g][v]);
+  store_outputs(o, O, Dq, d0);
 }
 
 // pv_part_bf16dp over all of d: kPvVectors / 2 blocks at a time, then single blocks

@@ -22,10 +22,7 @@ public abstract sealed class HostDevice extends Device permits CpuDevice, EmuDev
     protected HostDevice() {
         super(new CachingAllocator.RawMemory() {
             @Override public long allocate(long bytes) {
-                if (bytes < HUGE_PAGE) return HostMemory.allocate(bytes, ALIGNMENT);
-                long address = HostMemory.allocate(bytes, HUGE_PAGE);
-                if (address != 0) HostMemory.adviseHugePages(address, (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE);
-                return address;
+                return bytes < HUGE_PAGE ? HostMemory.allocate(bytes, ALIGNMENT) : HostMemory.allocateHugePages(bytes, HUGE_PAGE);
             }
             @Override public void free(long address) { HostMemory.free(address); }
             @Override public void synchronize() {}

@@ -45,27 +45,33 @@ public final class HostMemory {
 
     /** {@code bytes} (rounded up to {@code alignment}) of native memory, or 0 when malloc fails. */
     public static long allocate(long bytes, long alignment) {
-        long size = Math.max(alignment, (bytes + alignment - 1) / alignment * alignment);
         try {
-            return (long) ALIGNED_ALLOC.invokeExact(alignment, size);
+            return (long) ALIGNED_ALLOC.invokeExact(alignment, rounded(bytes, alignment));
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
     }
 
     /**
-     * madvise(MADV_HUGEPAGE) on {@code bytes} at {@code address} (both multiples of the huge page
-     * size), before the memory is first touched: Linux backs the range with transparent huge pages
-     * where they are enabled ("madvise" or "always"). Returns whether the advice was taken; false
-     * where THP is off or the platform has no madvise (the memory works the same either way).
+     * As {@link #allocate}, aligned to {@code hugePage} and advised to Linux as transparent huge
+     * pages (madvise MADV_HUGEPAGE) before it is first touched: where THP is enabled ("madvise" or
+     * "always") the kernel backs it with pages of that size. Where THP is off or the platform has no
+     * madvise the memory works the same with small pages.
      */
-    public static boolean adviseHugePages(long address, long bytes) {
-        if (MADVISE == null) return false;
-        try {
-            return (int) MADVISE.invokeExact(address, bytes, MADV_HUGEPAGE) == 0;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
+    public static long allocateHugePages(long bytes, long hugePage) {
+        long address = allocate(bytes, hugePage);
+        if (address != 0 && MADVISE != null) {
+            try {
+                int refused = (int) MADVISE.invokeExact(address, rounded(bytes, hugePage), MADV_HUGEPAGE);  // advice only: nonzero where THP is off
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
         }
+        return address;
+    }
+
+    private static long rounded(long bytes, long alignment) {
+        return Math.max(alignment, (bytes + alignment - 1) / alignment * alignment);
     }
 
     public static void free(long address) {
