@@ -9,7 +9,6 @@ import dev.gatun.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.Random;
 
 /**
@@ -40,10 +39,11 @@ final class AttentionBench {
     private static BenchRow linear(Device device, int m, int n, int k, int reps, Ceilings ceilings) {
         try (Tensor x = random(device, m, 1, k); Tensor w = random(device, n, 1, k);
              Tensor x2 = x.reshape(m, k); Tensor w2 = w.reshape(n, k); Tensor y = Tensor.empty(device, DType.F32, m, n)) {
-            double seconds = Timing.medianSeconds(device, () -> Ops.linear(x2, w2, null, y), reps);
-            Optional<Double> peer = TorchPeer.seconds(device, "linear", reps, m, n, k);
-            return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", seconds, 2.0 * m * n * k / seconds / 1e9,
-                    "GFLOP/s", ceilings.fmaGflops(), "FMA peak", peer.isPresent() ? "torch linear" : null, peer.orElse(null));
+            try (TorchPeer peer = TorchPeer.start(device, "linear", m, n, k)) {
+                Ceilings.Measured r = ceilings.computeBound(device, () -> Ops.linear(x2, w2, null, y), reps, peer);
+                return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", r.seconds(),
+                        2.0 * m * n * k / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), "FMA peak", r.peerSeconds() != null ? "torch linear" : null, r.peerSeconds());
+            }
         }
     }
 
@@ -52,12 +52,12 @@ final class AttentionBench {
              Tensor out = Tensor.empty(device, DType.F32, seq, heads, dim); Tensor lse = Tensor.empty(device, DType.F32, seq, heads)) {
             int[] cu = {0, seq};
             float scale = (float) (1 / Math.sqrt(dim));
-            double seconds = Timing.medianSeconds(device, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps);
             double flops = 4.0 * seq * seq * dim * heads / 2; // causal: half of QKᵀ and PV
-            Optional<Double> peer = TorchPeer.seconds(device, "prefill", reps, heads, seq, dim, 1);
-            return new BenchRow("prefill", device.kind().id(), "fp32", "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", seconds,
-                    flops / seconds / 1e9, "GFLOP/s", ceilings.fmaGflops(), "FMA peak", peer.isPresent() ? "torch sdpa" : null,
-                    peer.orElse(null));
+            try (TorchPeer peer = TorchPeer.start(device, "prefill", heads, seq, dim, 1)) {
+                Ceilings.Measured r = ceilings.computeBound(device, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps, peer);
+                return new BenchRow("prefill", device.kind().id(), "fp32", "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", r.seconds(),
+                        flops / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), "FMA peak", r.peerSeconds() != null ? "torch sdpa" : null, r.peerSeconds());
+            }
         }
     }
 
@@ -77,12 +77,13 @@ final class AttentionBench {
             Attention.PagedKv cache = new Attention.PagedKv(kc, vc);
             float scale = (float) (1 / Math.sqrt(dim));
             double bytes = 2.0 * batch * context * kvHeads * dim * dtype.byteSize();
-            Ceilings.Measured m = ceilings.beside(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps, Ceilings.Memory.READ, (long) bytes);
-            double seconds = m.seconds();
-            Optional<Double> peer = TorchPeer.seconds(device, "decode", reps, batch, context, qHeads, kvHeads, dim, dtype == DType.BF16 ? 1 : 0);
-            return new BenchRow("decode", device.kind().id(), dtype.id(), "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim + " bs" + blockSize,
-                    bytes / (1 << 20), "MiB of K/V read", seconds, bytes / seconds / 1e9, "GB/s", m.ceilingGBs(), Ceilings.Memory.READ.label, peer.isPresent() ? "torch sdpa" : null,
-                    peer.orElse(null));
+            try (TorchPeer peer = TorchPeer.start(device, "decode", batch, context, qHeads, kvHeads, dim, dtype == DType.BF16 ? 1 : 0)) {
+                Ceilings.Measured r = ceilings.memoryBound(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps,
+                        Ceilings.Memory.READ, (long) bytes, peer);
+                return new BenchRow("decode", device.kind().id(), dtype.id(), "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim + " bs" + blockSize,
+                        bytes / (1 << 20), "MiB of K/V read", r.seconds(), bytes / r.seconds() / 1e9, "GB/s", r.ceiling(), Ceilings.Memory.READ.label,
+                        r.peerSeconds() != null ? "torch sdpa" : null, r.peerSeconds());
+            }
         }
     }
 

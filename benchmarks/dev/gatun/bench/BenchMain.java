@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.DoubleSummaryStatistics;
 import java.util.Locale;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -101,8 +102,8 @@ public final class BenchMain {
         int repetitions = quick ? 5 : 15;
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), repetitions);
         System.out.printf("Gatun bench, %s%n", LocalDate.now());
-        System.out.printf("ceilings measured in this run (%s): copy and read bandwidth per row, over the bytes that op moves and timed alternately with it; "
-                + "the FMA peak before the first compute-bound row%n", ceilings.description());
+        System.out.printf("ceilings measured in this run (%s), per row and timed alternately with its op (and the torch peer's runs): "
+                + "copy and read bandwidth over the bytes that op moves, the FMA peak%n", ceilings.description());
         List<BenchRow> rows = new ArrayList<>();
         for (Device device : devices) {
             System.out.printf("device: %s%s%n", device.description(), note(device));
@@ -113,7 +114,8 @@ public final class BenchMain {
         }
         System.out.println();
         System.out.print(Table.render(rows));
-        if (ceilings.fmaMeasured()) System.out.printf(Locale.ROOT, "FMA peak measured in this run: %.1f GFLOP/s%n", ceilings.fmaGflops());
+        DoubleSummaryStatistics fma = rows.stream().filter(r -> r.ceilingName().equals("FMA peak")).mapToDouble(BenchRow::ceiling).summaryStatistics();
+        if (fma.getCount() > 0) System.out.printf(Locale.ROOT, "FMA peak measured beside the compute-bound rows: %.1f to %.1f GFLOP/s%n", fma.getMin(), fma.getMax());
         return rows;
     }
 

@@ -59,9 +59,10 @@ record OpBench(String name, boolean readOnly, BytesMoved bytes, Runner runner) {
                 Runnable action = runner.prepare(device, dtype, rows, cols, owned);
                 double moved = bytes.of(rows, cols, dtype);
                 Ceilings.Memory memory = readOnly ? Ceilings.Memory.READ : Ceilings.Memory.COPY;
-                Ceilings.Measured m = ceilings.beside(device, action, device.kind() == DeviceKind.EMU ? Math.min(5, repetitions) : repetitions, memory, (long) moved);
+                Ceilings.Measured m = ceilings.memoryBound(device, action, device.kind() == DeviceKind.EMU ? Math.min(5, repetitions) : repetitions, memory,
+                        (long) moved, null);
                 out.add(new BenchRow(name, device.kind().id(), dtype.id(), rows + "x" + cols, moved / (1 << 20), "MiB moved", m.seconds(), moved / m.seconds() / 1e9, "GB/s",
-                        m.ceilingGBs(), memory.label, null, null));
+                        m.ceiling(), memory.label, null, null));
             } finally {
                 owned.forEach(Tensor::close);
             }

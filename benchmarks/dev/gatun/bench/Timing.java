@@ -1,6 +1,7 @@
 package dev.gatun.bench;
 
 import java.util.Arrays;
+import java.util.List;
 
 import dev.gatun.device.Device;
 import dev.gatun.device.Event;
@@ -10,46 +11,59 @@ import dev.gatun.device.Event;
  * At least the requested repetitions, and more until the op has run {@link #MIN_SECONDS}: 15
  * repetitions of a 1 ms op sample 15 ms, within one phase of the host's memory speed, and left
  * runs of the same build 30% apart (measured on the 2-core VM of the README's figures).
+ * What a row is compared with (its ceiling, the peer) runs once after each of the op's
+ * repetitions: on these VMs the FMA rate and the memory bandwidth move by tens of percent within
+ * seconds, and torch's time for one shape by 1.7x between runs a minute apart, so figures taken
+ * apart from the op compare different moments of the machine.
  */
 final class Timing {
-    /** Least time measured per op; the torch peer's loop keeps the same floor. */
+    /** Least time measured per op. */
     static final double MIN_SECONDS = 0.3;
     private static final int MAX_REPETITIONS = 20_000;
 
+    /** One run of something measured beside an op; returns its figure for that run (seconds, GFLOP/s). */
+    interface Probe {
+        double measure();
+    }
+
     private Timing() {}
 
-    static double medianSeconds(Device device, Runnable action, int repetitions) {
-        return pairedMedianSeconds(device, action, null, repetitions)[0];
+    /** A probe that runs {@code action} and gives its host seconds. */
+    static Probe hostSeconds(Runnable action) {
+        return () -> {
+            long t = System.nanoTime();
+            action.run();
+            return (System.nanoTime() - t) / 1e9;
+        };
     }
 
     /**
-     * Median seconds of {@code action} and of {@code beside} (host time; null: none), their
-     * repetitions alternated so that both see the same moments of a noisy machine.
+     * The median seconds of {@code action}, then the median figure of each probe, the probes
+     * run once each after every repetition of the action (after two warm-up runs each). With
+     * {@code rewarm}, each repetition runs the action once untimed first: probes that take the
+     * cores with their own threads (the peer) leave the pool's workers asleep on halted vCPUs,
+     * and waking them cost short runs up to a few hundred microseconds here.
      */
-    static double[] pairedMedianSeconds(Device device, Runnable action, Runnable beside, int repetitions) {
+    static double[] alternated(Device device, Runnable action, List<Probe> probes, int repetitions, boolean rewarm) {
         action.run();
-        if (beside != null) for (int i = 0; i < 2; i++) beside.run(); // fault the pages in, settle the clocks
-        double[] seconds = new double[repetitions], besideSeconds = new double[repetitions];
+        for (Probe p : probes) for (int i = 0; i < 2; i++) p.measure(); // fault the pages in, settle the clocks
+        double[][] figures = new double[1 + probes.size()][repetitions];
         int n = 0;
         double total = 0;
         try (Event start = device.newEvent(); Event end = device.newEvent()) {
             for (; n < repetitions || (total < MIN_SECONDS && n < MAX_REPETITIONS); n++) {
-                if (n == seconds.length) {
-                    seconds = Arrays.copyOf(seconds, 2 * n);
-                    besideSeconds = Arrays.copyOf(besideSeconds, 2 * n);
-                }
+                if (n == figures[0].length) for (int i = 0; i < figures.length; i++) figures[i] = Arrays.copyOf(figures[i], 2 * n);
+                if (rewarm) action.run();
                 start.record(device.defaultStream());
                 action.run();
                 end.record(device.defaultStream());
-                seconds[n] = end.elapsedMillisSince(start) / 1e3;
-                total += seconds[n];
-                if (beside != null) {
-                    long t = System.nanoTime();
-                    beside.run();
-                    besideSeconds[n] = (System.nanoTime() - t) / 1e9;
-                }
+                figures[0][n] = end.elapsedMillisSince(start) / 1e3;
+                total += figures[0][n];
+                for (int i = 0; i < probes.size(); i++) figures[1 + i][n] = probes.get(i).measure();
             }
         }
-        return new double[] {Ceilings.median(Arrays.copyOf(seconds, n)), Ceilings.median(Arrays.copyOf(besideSeconds, n))};
+        double[] medians = new double[figures.length];
+        for (int i = 0; i < figures.length; i++) medians[i] = Ceilings.median(Arrays.copyOf(figures[i], n));
+        return medians;
     }
 }

@@ -3,10 +3,14 @@ package dev.gatun.bench;
 import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -15,24 +19,26 @@ import java.util.concurrent.TimeUnit;
  * nn.functional.linear for the GEMM. Video attention takes [1, T, S, H, D] latents to the output
  * in the same layout, as a model would: the peer's time includes its reshapes and transposes into
  * SDPA's [batch, heads, tokens, dim] and back (the copies diffusers' attention processors make).
- * Optional: without python3 and torch ({@code pip install torch==2.13.0+cpu}) the rows say no peer ran.
+ * One python process per row, started before the row is timed: it runs the call once per line it
+ * reads, so that its runs alternate with the op's (see {@link Timing}). Optional: without python3
+ * and torch ({@code pip install torch==2.13.0+cpu}) the rows say no peer ran.
  */
-final class TorchPeer {
+final class TorchPeer implements Timing.Probe, AutoCloseable {
     private static final String SCRIPT = """
-            import sys, time, torch
-            op, threads, reps, floor = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+            import os, sys, threading, time, torch
+            op, threads = sys.argv[1], int(sys.argv[2])
             torch.set_num_threads(threads)
             sdpa = torch.nn.functional.scaled_dot_product_attention
             if op == "linear":
-                m, n, k = map(int, sys.argv[5:8])
+                m, n, k = map(int, sys.argv[3:6])
                 x, w = torch.randn(m, k), torch.randn(n, k)
                 run = lambda: torch.nn.functional.linear(x, w)
             elif op == "prefill":
-                h, s, d, causal = map(int, sys.argv[5:9])
+                h, s, d, causal = map(int, sys.argv[3:7])
                 q, k, v = (torch.randn(1, h, s, d) for _ in range(3))
                 run = lambda: sdpa(q, k, v, is_causal=bool(causal))
             elif op == "video":
-                mode, t, s, h, d = map(int, sys.argv[5:10])  # mode 0 full 3D, 1 spatial, 2 temporal
+                mode, t, s, h, d = map(int, sys.argv[3:8])  # mode 0 full 3D, 1 spatial, 2 temporal
                 q, k, v = (torch.randn(1, t, s, h, d) for _ in range(3))
                 if mode == 0:
                     to = lambda x: x.reshape(1, t * s, h, d).transpose(1, 2)
@@ -45,61 +51,136 @@ final class TorchPeer {
                     back = lambda o: o.permute(2, 0, 1, 3).reshape(1, t, s, h, d)
                 run = lambda: back(sdpa(to(q), to(k), to(v)))
             else:
-                b, ctx, hq, hkv, d, bf16 = map(int, sys.argv[5:11])
+                b, ctx, hq, hkv, d, bf16 = map(int, sys.argv[3:9])
                 dt = torch.bfloat16 if bf16 else torch.float32
                 q = torch.randn(b, hq, 1, d, dtype=dt)
                 k, v = (torch.randn(b, hkv, ctx, d, dtype=dt) for _ in range(2))
                 run = lambda: sdpa(q, k, v, enable_gqa=True)
+            me = threading.get_native_id()
+            def idle():
+                # wait (at most 50 ms) until the other threads stop: OpenMP workers spin ~10 ms after
+                # a parallel region, which would take a core from the op timed next
+                end = time.perf_counter() + 0.05
+                while time.perf_counter() < end:
+                    states = []
+                    for tid in os.listdir("/proc/self/task"):
+                        try:
+                            with open("/proc/self/task/%s/stat" % tid) as f:
+                                states.append(int(tid) == me or f.read().rsplit(")", 1)[1].split()[0] != "R")
+                        except OSError:
+                            pass
+                    if all(states):
+                        return
+                    time.sleep(0.0005)
             run()
-            times = []
-            total = 0.0
-            while len(times) < reps or (total < floor and len(times) < 20000):
-                t0 = time.perf_counter(); run(); times.append(time.perf_counter() - t0); total += times[-1]
-            times.sort()
-            print("torch=%s seconds=%.9f" % (torch.__version__, times[len(times) // 2]))
+            idle()
+            print("ready torch=%s" % torch.__version__, flush=True)
+            for line in sys.stdin:
+                run()  # untimed: the op just ran on these cores, as the op's own turn does after this one
+                t0 = time.perf_counter(); run(); elapsed = time.perf_counter() - t0
+                idle()
+                print("seconds=%.9f" % elapsed, flush=True)
             """;
 
-    private TorchPeer() {}
+    private final String op;
+    private final Process process;
+    private final BufferedReader output;
+    private final Writer input;
+    private boolean ok = true;
+
+    private TorchPeer(String op, Process process) {
+        this.op = op;
+        this.process = process;
+        this.output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        this.input = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+    }
 
     /**
-     * The peer's median seconds for {@code op} with {@code args} at the thread count of the cpu
-     * {@code device}; empty on other devices (it is a CPU peer) or when torch did not run, which
-     * it says on stderr (once when python3 or torch is missing, with the error for any other failure).
+     * A started peer for {@code op} with {@code args} at the thread count of the cpu {@code device},
+     * ready to run; null on other devices (it is a CPU peer) or when torch did not start, which it
+     * says on stderr (once when python3 or torch is missing, with the error for any other failure).
      */
-    static Optional<Double> seconds(Device device, String op, int repetitions, int... args) {
-        if (!(device instanceof CpuDevice cpu) || missing != null) return Optional.empty();
-        List<String> command = new ArrayList<>(List.of("python3", "-c", SCRIPT, op, Integer.toString(cpu.library().threads()), Integer.toString(repetitions),
-                Double.toString(Timing.MIN_SECONDS)));
+    static TorchPeer start(Device device, String op, int... args) {
+        if (!(device instanceof CpuDevice cpu) || missing != null) return null;
+        List<String> command = new ArrayList<>(List.of("python3", "-c", SCRIPT, op, Integer.toString(cpu.library().threads())));
         for (int a : args) command.add(Integer.toString(a));
+        return start(op, command);
+    }
+
+    /** The peer that {@code command} runs: it prints "ready torch=..." once set up, then "seconds=S" per line it reads. */
+    static TorchPeer start(String op, List<String> command) {
+        Process process;
         try {
-            Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-            String output = new String(process.getInputStream().readAllBytes()).strip();
-            if (!process.waitFor(10, TimeUnit.MINUTES)) {
-                process.destroyForcibly();
-                return failed(op, "no result in 10 minutes");
-            }
-            int at = output.lastIndexOf("seconds=");
-            if (process.exitValue() == 0 && at >= 0) return Optional.of(Double.parseDouble(output.substring(at + 8).trim()));
-            if (output.contains("No module named 'torch'")) return missing("torch is not installed (pip install torch==2.13.0+cpu)");
-            return failed(op, output.substring(output.lastIndexOf('\n') + 1));
+            process = new ProcessBuilder(command).redirectErrorStream(true).start();
         } catch (IOException e) {
-            return missing("python3 did not start: " + e.getMessage());
+            missing("python3 did not start: " + e.getMessage());
+            return null;
+        }
+        TorchPeer peer = new TorchPeer(op, process);
+        String last = "";
+        try {
+            for (String line; (line = peer.output.readLine()) != null; last = line) {
+                if (line.startsWith("ready torch=")) return peer;
+                if (line.contains("No module named 'torch'")) {
+                    peer.close();
+                    missing("torch is not installed (pip install torch==2.13.0+cpu)");
+                    return null;
+                }
+            }
+        } catch (IOException e) {
+            last = e.getMessage();
+        }
+        peer.close();
+        peer.fail("it stopped before it was ready: " + last);
+        return null;
+    }
+
+    /** One timed run (seconds, timed inside python around the call alone); NaN once it has failed. */
+    @Override
+    public double measure() {
+        if (!ok) return Double.NaN;
+        try {
+            Thread.sleep(1); // the op's pool workers spin briefly after it: let them sleep first
+            input.write("run\n");
+            input.flush();
+            String last = "";
+            for (String line; (line = output.readLine()) != null; last = line)
+                if (line.startsWith("seconds=")) return Double.parseDouble(line.substring(8));
+            fail("it stopped: " + last);
+        } catch (IOException | NumberFormatException e) {
+            fail(e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return Optional.empty();
+            ok = false;
         }
+        return Double.NaN;
+    }
+
+    /** Whether every run so far gave a time. */
+    boolean ok() { return ok; }
+
+    @Override
+    public void close() {
+        try {
+            input.close();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly();
+        } catch (IOException e) {
+            process.destroyForcibly();
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void fail(String why) {
+        ok = false;
+        System.err.println("torch peer for " + op + " failed: " + why);
     }
 
     private static volatile String missing;
 
-    private static Optional<Double> missing(String why) {
+    private static void missing(String why) {
         missing = why;
         System.err.println("no torch peer in this run: " + why);
-        return Optional.empty();
-    }
-
-    private static Optional<Double> failed(String op, String why) {
-        System.err.println("torch peer for " + op + " failed: " + why);
-        return Optional.empty();
     }
 }

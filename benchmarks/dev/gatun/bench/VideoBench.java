@@ -19,7 +19,7 @@ import java.util.Random;
  * CogVideoX-like (T 13, S 1350 = 30×45, d 64), with fewer heads and patches on cpu and emu (the
  * shape column says what ran). Rows: vid-full, vid-spat (spatial), vid-temp (temporal) and vid-s+t
  * (their sum, the factorized layer's attention). On the cpu device each row is beside torch SDPA
- * on the same latents (see {@link TorchPeer}).
+ * on the same latents (see {@link TorchPeer}), each timed alternately with the FMA peak and the peer.
  */
 final class VideoBench {
     private VideoBench() {}
@@ -44,31 +44,36 @@ final class VideoBench {
         float scale = (float) (1 / Math.sqrt(s.dim()));
         try (Tensor q = random(device, s, 1); Tensor k = random(device, s, 2); Tensor v = random(device, s, 3);
              Tensor out = Tensor.empty(device, DType.F32, 1, t, p, s.heads(), s.dim())) {
-            double full = Timing.medianSeconds(device, () -> VideoAttention.full(q, k, v, out, scale), reps);
-            double spatial = Timing.medianSeconds(device, () -> VideoAttention.spatial(q, k, v, out, scale), reps);
-            double temporal = Timing.medianSeconds(device, () -> VideoAttention.temporal(q, k, v, out, false, scale), reps);
+            Ceilings.Measured full = measure(device, 0, s, () -> VideoAttention.full(q, k, v, out, scale), reps, ceilings);
+            Ceilings.Measured spatial = measure(device, 1, s, () -> VideoAttention.spatial(q, k, v, out, scale), reps, ceilings);
+            Ceilings.Measured temporal = measure(device, 2, s, () -> VideoAttention.temporal(q, k, v, out, false, scale), reps, ceilings);
             double unit = 4.0 * s.heads() * s.dim();  // QKᵀ and PV, an FMA = 2 FLOPs
             double fullFlops = unit * (double) t * p * t * p, spatialFlops = unit * t * (double) p * p, temporalFlops = unit * p * (double) t * t;
             String shape = s.name() + " T" + t + " S" + p + " h" + s.heads() + " d" + s.dim();
+            double pair = spatial.seconds() + temporal.seconds();
             System.out.printf(Locale.ROOT, "  video %s on %s: full %.3f ms, spatial+temporal %.3f ms: measured ratio %.2fx, predicted TS/(T+S) %.2fx%n",
-                    shape, device.kind().id(), full * 1e3, (spatial + temporal) * 1e3, full / (spatial + temporal), (double) t * p / (t + p));
-            Double peerFull = peer(device, 0, s, reps), peerSpatial = peer(device, 1, s, reps), peerTemporal = peer(device, 2, s, reps);
-            Double peerPair = peerSpatial == null || peerTemporal == null ? null : peerSpatial + peerTemporal;
-            return List.of(row(device, "vid-full", shape, full, fullFlops, ceilings, peerFull),
-                    row(device, "vid-spat", shape, spatial, spatialFlops, ceilings, peerSpatial),
-                    row(device, "vid-temp", shape, temporal, temporalFlops, ceilings, peerTemporal),
-                    row(device, "vid-s+t", shape, spatial + temporal, spatialFlops + temporalFlops, ceilings, peerPair));
+                    shape, device.kind().id(), full.seconds() * 1e3, pair * 1e3, full.seconds() / pair, (double) t * p / (t + p));
+            // the pair's ceiling: the FMA peak each half saw, weighted by its share of the pair's FLOPs
+            double pairFlops = spatialFlops + temporalFlops;
+            double pairCeiling = pairFlops / (spatialFlops / spatial.ceiling() + temporalFlops / temporal.ceiling());
+            Double peerPair = spatial.peerSeconds() == null || temporal.peerSeconds() == null ? null : spatial.peerSeconds() + temporal.peerSeconds();
+            return List.of(row(device, "vid-full", shape, fullFlops, full),
+                    row(device, "vid-spat", shape, spatialFlops, spatial),
+                    row(device, "vid-temp", shape, temporalFlops, temporal),
+                    row(device, "vid-s+t", shape, pairFlops, new Ceilings.Measured(pair, pairCeiling, peerPair)));
         }
     }
 
-    /** torch SDPA's seconds for {@code mode} (0 full, 1 spatial, 2 temporal); null when none ran. */
-    private static Double peer(Device device, int mode, Shape s, int reps) {
-        return TorchPeer.seconds(device, "video", reps, mode, s.frames(), s.patches(), s.heads(), s.dim()).orElse(null);
+    /** {@code op} beside the FMA peak and torch SDPA in {@code mode} (0 full, 1 spatial, 2 temporal). */
+    private static Ceilings.Measured measure(Device device, int mode, Shape s, Runnable op, int reps, Ceilings ceilings) {
+        try (TorchPeer peer = TorchPeer.start(device, "video", mode, s.frames(), s.patches(), s.heads(), s.dim())) {
+            return ceilings.computeBound(device, op, reps, peer);
+        }
     }
 
-    private static BenchRow row(Device device, String op, String shape, double seconds, double flops, Ceilings ceilings, Double peerSeconds) {
-        return new BenchRow(op, device.kind().id(), "fp32", shape, flops / 1e9, "GFLOP", seconds, flops / seconds / 1e9, "GFLOP/s",
-                ceilings.fmaGflops(), "FMA peak", peerSeconds == null ? null : "torch sdpa", peerSeconds);
+    private static BenchRow row(Device device, String op, String shape, double flops, Ceilings.Measured m) {
+        return new BenchRow(op, device.kind().id(), "fp32", shape, flops / 1e9, "GFLOP", m.seconds(), flops / m.seconds() / 1e9, "GFLOP/s",
+                m.ceiling(), "FMA peak", m.peerSeconds() == null ? null : "torch sdpa", m.peerSeconds());
     }
 
     private static Tensor random(Device device, Shape s, int salt) {

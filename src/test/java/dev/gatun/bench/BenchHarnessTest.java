@@ -6,6 +6,7 @@ import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Devices;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,9 +17,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The parts of {@code ./gatun bench} that turn measurements into the published figures: medians,
- * the timing loop, a memory ceiling beside its op, the ratios of a row, and the table and JSON
- * they are written as. Times here are never asserted against a bound of the machine, only
- * against what the test itself made the op take.
+ * the timing loop, the ceilings and the peer beside their op, the ratios of a row, and the table
+ * and JSON they are written as. Times here are never asserted against a bound of the machine,
+ * only against what the test itself made the op take.
  */
 class BenchHarnessTest {
     static final BenchRow WITH_PEER = new BenchRow("decode", "cpu", "fp32", "b16 \"h32/8\" d128", 128, "MiB moved", 0.004, 33.5, "GB/s",
@@ -36,45 +37,84 @@ class BenchHarnessTest {
     }
 
     @Test
-    void timingRunsUntilItsFloorAndAlternatesTheTwoActions() {
+    void timingRunsUntilItsFloorAndAlternatesTheProbes() {
         CpuDevice cpu = (CpuDevice) Devices.get("cpu");
         AtomicInteger actions = new AtomicInteger(), besides = new AtomicInteger();
-        double[] medians = Timing.pairedMedianSeconds(cpu, () -> {
+        List<Integer> order = new ArrayList<>();
+        double[] medians = Timing.alternated(cpu, () -> {
             actions.incrementAndGet();
+            order.add(0);
             sleep(2);
-        }, besides::incrementAndGet, 3);
+        }, List.of(Timing.hostSeconds(besides::incrementAndGet), () -> {
+            order.add(1);
+            return 42.0;
+        }), 3, false);
         // 3 repetitions of 2 ms are far below the 0.3 s floor: it keeps going until the floor
         int timed = actions.get() - 1; // one warm-up run
         assertTrue(timed > 3 && timed <= Timing.MIN_SECONDS / 0.002 + 1, "timed runs: " + timed);
-        assertEquals(timed + 2, besides.get(), "the beside action runs once per timed run, after two warm-ups");
+        assertEquals(timed + 2, besides.get(), "each probe runs once per timed run, after two warm-ups");
+        assertEquals(3, medians.length);
         assertTrue(medians[0] >= 0.002 && medians[0] < 0.5, "median of 2 ms sleeps: " + medians[0]);
-        assertTrue(medians[1] < medians[0], "the beside action does nothing: " + medians[1]);
+        assertTrue(medians[1] < medians[0], "the first probe does nothing: " + medians[1]);
+        assertEquals(42.0, medians[2], "a probe's median is of the figures it returns");
+        // after the warm-ups (action, then the probe twice): action, probe, action, probe, ...
+        List<Integer> timedOrder = order.subList(3, order.size());
+        for (int i = 0; i < timedOrder.size(); i++) assertEquals(i % 2, timedOrder.get(i), "alternated: " + timedOrder);
 
         AtomicInteger slow = new AtomicInteger();
-        double one = Timing.medianSeconds(cpu, () -> {
+        double one = Timing.alternated(cpu, () -> {
             slow.incrementAndGet();
             sleep(100);
-        }, 2);
+        }, List.of(), 2, false)[0];
         assertEquals(1 + 3, slow.get(), "a warm-up, then runs until 0.3 s: three of 100 ms");
         assertTrue(one >= 0.1, "median " + one);
+        AtomicInteger rewarmed = new AtomicInteger();
+        Timing.alternated(cpu, () -> {
+            rewarmed.incrementAndGet();
+            sleep(100);
+        }, List.of(), 2, true);
+        assertEquals(1 + 2 * 3, rewarmed.get(), "rewarm: an untimed run before each of the three timed ones");
     }
 
     @Test
-    void aMemoryCeilingIsMeasuredBesideItsOp() {
+    void ceilingsAreMeasuredBesideTheirOp() {
         CpuDevice cpu = (CpuDevice) Devices.get("cpu");
         Ceilings ceilings = Ceilings.measure(cpu, 3);
         AtomicInteger ops = new AtomicInteger();
+        Runnable op = () -> {
+            ops.incrementAndGet();
+            sleep(1);
+        };
         for (Ceilings.Memory memory : Ceilings.Memory.values()) {
-            Ceilings.Measured m = ceilings.beside(cpu, () -> {
-                ops.incrementAndGet();
-                sleep(1);
-            }, 3, memory, 8 << 20);
+            Ceilings.Measured m = ceilings.memoryBound(cpu, op, 3, memory, 8 << 20, null);
             assertTrue(m.seconds() >= 0.001, memory + ": " + m.seconds());
-            assertTrue(m.ceilingGBs() > 0 && Double.isFinite(m.ceilingGBs()), memory + ": " + m.ceilingGBs());
+            assertTrue(m.ceiling() > 0 && Double.isFinite(m.ceiling()), memory + ": " + m.ceiling());
+            assertEquals(null, m.peerSeconds());
         }
-        assertTrue(ops.get() > 6);
+        int before = ops.get();
+        Ceilings.Measured fma = ceilings.computeBound(cpu, op, 3, null);
+        assertTrue(fma.ceiling() > 0 && Double.isFinite(fma.ceiling()), "GFLOP/s " + fma.ceiling());
+        assertTrue(ops.get() - before > 3, "the op ran beside the FMA probe");
         assertTrue(ceilings.description().contains("median of 3"), ceilings.description());
-        assertTrue(!ceilings.fmaMeasured(), "the FMA peak waits until a compute-bound row asks for it");
+    }
+
+    @Test
+    void aPeerRunsOncePerLineAndSaysWhenItStops() {
+        CpuDevice cpu = (CpuDevice) Devices.get("cpu");
+        // the protocol of the torch script, from a shell: ready, then one time per line read
+        try (TorchPeer peer = TorchPeer.start("fake", List.of("sh", "-c", "echo noise; echo ready torch=0; while read l; do echo seconds=0.0025; done"))) {
+            Ceilings.Measured m = Ceilings.measure(cpu, 3).memoryBound(cpu, () -> sleep(1), 3, Ceilings.Memory.READ, 1 << 20, peer);
+            assertEquals(0.0025, m.peerSeconds());
+            assertTrue(peer.ok());
+        }
+        try (TorchPeer peer = TorchPeer.start("fake", List.of("sh", "-c", "echo ready torch=0; read l; echo seconds=0.5; read l; echo oops"))) {
+            assertEquals(0.5, peer.measure());
+            assertTrue(Double.isNaN(peer.measure()) && !peer.ok(), "it stopped after one run");
+            assertTrue(Double.isNaN(peer.measure()), "and stays failed");
+            Ceilings.Measured m = Ceilings.measure(cpu, 3).computeBound(cpu, () -> sleep(1), 3, peer);
+            assertEquals(null, m.peerSeconds(), "a row whose peer failed has none");
+        }
+        assertEquals(null, TorchPeer.start("fake", List.of("sh", "-c", "echo Traceback; exit 1")), "never ready");
     }
 
     @Test
