@@ -19,6 +19,14 @@ import dev.gatun.device.Event;
 final class Timing {
     /** Least time measured per op. */
     static final double MIN_SECONDS = 0.3;
+    /**
+     * Untimed runs first, until this long or {@link #WARM_UP_RUNS}: an op's Java path runs
+     * interpreted for its first ~100-200 calls (the launch path then cost ~0.15 ms a call) while
+     * the JIT's compiler threads share the cores; s512 prefill ran ~30% slower over its first
+     * 0.4 s (this 2-core VM).
+     */
+    static final double WARM_UP_SECONDS = 0.5;
+    static final int WARM_UP_RUNS = 200;
     private static final int MAX_REPETITIONS = 20_000;
 
     /** One run of something measured beside an op; returns its figure for that run (seconds, GFLOP/s). */
@@ -39,13 +47,15 @@ final class Timing {
 
     /**
      * The median seconds of {@code action}, then the median figure of each probe, the probes
-     * run once each after every repetition of the action (after two warm-up runs each). With
+     * run once each after every repetition of the action (after the action's warm-up and two
+     * warm-up runs of each probe). With
      * {@code rewarm}, each repetition runs the action once untimed first: probes that take the
      * cores with their own threads (the peer) leave the pool's workers asleep on halted vCPUs,
      * and waking them cost short runs up to a few hundred microseconds here.
      */
     static double[] alternated(Device device, Runnable action, List<Probe> probes, int repetitions, boolean rewarm) {
-        action.run();
+        long warmUpStart = System.nanoTime();
+        for (int i = 0; i < WARM_UP_RUNS && (i == 0 || System.nanoTime() - warmUpStart < WARM_UP_SECONDS * 1e9); i++) action.run();
         for (Probe p : probes) for (int i = 0; i < 2; i++) p.measure(); // fault the pages in, settle the clocks
         double[][] figures = new double[1 + probes.size()][repetitions];
         int n = 0;
