@@ -576,13 +576,19 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       for (int v = 0; v < nv; ++v) {
         const vf ms = finite_or_zero(mx[v]);
         alpha[v] = vexp2(vsub(m[sb][v], ms));
-        vf sum[2] = {vset1(0.f), vset1(0.f)};  // two chains: the adds' latency, not their count, bounds this loop
-        for (int j = 0; j < nk; ++j) {
+        // two chains (even and odd keys): the adds' latency, not their count, bounds this loop; two
+        // named accumulators, not sum[j & 1], which the compiler kept on the stack (a store-to-load
+        // round trip per key)
+        auto p_at = [&](int j) {
           const vf p = vexp2(vsub(load(F32{}, St + j * MQ + v * W), ms));
           store(F32{}, St + j * MQ + v * W, p);
-          sum[j & 1] = vadd(sum[j & 1], p);
-        }
-        l[sb][v] = vadd(vmul(l[sb][v], alpha[v]), vadd(sum[0], sum[1]));
+          return p;
+        };
+        vf even = vset1(0.f), odd = vset1(0.f);
+        int j = 0;
+        for (; j + 2 <= nk; j += 2) even = vadd(even, p_at(j)), odd = vadd(odd, p_at(j + 1));
+        if (j < nk) even = vadd(even, p_at(j));
+        l[sb][v] = vadd(vmul(l[sb][v], alpha[v]), vadd(even, odd));
         m[sb][v] = mx[v];
       }
       // alpha scales Ot once, in the first segment; a vector that segment skips saw no key of the
