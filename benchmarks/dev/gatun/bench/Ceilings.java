@@ -74,7 +74,8 @@ final class Ceilings {
     /**
      * Times {@code op} on {@code device} beside the FMA peak (GFLOP/s of fp32 FMAs on every pool
      * thread, the widest vectors the CPU build uses) and {@code peer} (null: none). Each FMA probe
-     * runs about as long as the op, so that the two alternate finely.
+     * runs about as long as the op's first run (which is slower than the timed ones), so that the
+     * two alternate finely.
      */
     Measured computeBound(Device device, Runnable op, int repetitions, TorchPeer peer) {
         long t = System.nanoTime();
