@@ -9,9 +9,11 @@ import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * PyTorch on the CPU, measured in the same run on the same shape and thread count: its
@@ -82,17 +84,37 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
                 print("seconds=%.9f" % elapsed, flush=True)
             """;
 
+    /** How long python may take to start or to answer one run before it is killed. */
+    static final Duration TIMEOUT = Duration.ofMinutes(10);
+
     private final String op;
     private final Process process;
     private final BufferedReader output;
     private final Writer input;
+    private final Duration timeout;
     private boolean ok = true;
+    /** System.nanoTime() by which python must have answered; Long.MAX_VALUE while nothing is asked. */
+    private volatile long deadline = Long.MAX_VALUE;
 
-    private TorchPeer(String op, Process process) {
+    private TorchPeer(String op, Process process, Duration timeout) {
         this.op = op;
         this.process = process;
         this.output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         this.input = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+        this.timeout = timeout;
+        // a python that stops answering is killed, so that its row says no peer ran instead of the
+        // bench waiting on the pipe forever
+        Thread.ofVirtual().start(() -> {
+            while (process.isAlive()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    process.descendants().forEach(ProcessHandle::destroyForcibly); // they hold the pipe open too
+                    process.destroyForcibly();
+                    return;
+                }
+                LockSupport.parkNanos(Math.min(left, 100_000_000L));
+            }
+        });
     }
 
     /**
@@ -104,11 +126,14 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
         if (!(device instanceof CpuDevice cpu) || missing != null) return null;
         List<String> command = new ArrayList<>(List.of("python3", "-c", SCRIPT, op, Integer.toString(cpu.library().threads())));
         for (int a : args) command.add(Integer.toString(a));
-        return start(op, command);
+        return start(op, command, TIMEOUT);
     }
 
-    /** The peer that {@code command} runs: it prints "ready torch=..." once set up, then "seconds=S" per line it reads. */
-    static TorchPeer start(String op, List<String> command) {
+    /**
+     * The peer that {@code command} runs: it prints "ready torch=..." once set up, then "seconds=S"
+     * per line it reads, each within {@code timeout}.
+     */
+    static TorchPeer start(String op, List<String> command, Duration timeout) {
         Process process;
         try {
             process = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -116,23 +141,18 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
             missing("python3 did not start: " + e.getMessage());
             return null;
         }
-        TorchPeer peer = new TorchPeer(op, process);
-        String last = "";
+        TorchPeer peer = new TorchPeer(op, process, timeout);
         try {
-            for (String line; (line = peer.output.readLine()) != null; last = line) {
-                if (line.startsWith("ready torch=")) return peer;
-                if (line.contains("No module named 'torch'")) {
-                    peer.close();
-                    missing("torch is not installed (pip install torch==2.13.0+cpu)");
-                    return null;
-                }
-            }
+            String line = peer.awaitLine("ready torch=");
+            if (line.startsWith("ready torch=")) return peer;
+            peer.close();
+            missing("torch is not installed (pip install torch==2.13.0+cpu)");
+            return null;
         } catch (IOException e) {
-            last = e.getMessage();
+            peer.close();
+            peer.fail("it stopped before it was ready: " + e.getMessage());
+            return null;
         }
-        peer.close();
-        peer.fail("it stopped before it was ready: " + last);
-        return null;
     }
 
     /** One timed run (seconds, timed inside python around the call alone); NaN once it has failed. */
@@ -143,17 +163,29 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
             Thread.sleep(1); // the op's pool workers spin briefly after it: let them sleep first
             input.write("run\n");
             input.flush();
-            String last = "";
-            for (String line; (line = output.readLine()) != null; last = line)
-                if (line.startsWith("seconds=")) return Double.parseDouble(line.substring(8));
-            fail("it stopped: " + last);
+            String line = awaitLine("seconds=");
+            if (line.startsWith("seconds=")) return Double.parseDouble(line.substring(8));
+            fail(line);
         } catch (IOException | NumberFormatException e) {
-            fail(e.toString());
+            fail(e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             ok = false;
         }
         return Double.NaN;
+    }
+
+    /** The next line that starts with {@code prefix} (or says torch is missing), within the timeout. */
+    private String awaitLine(String prefix) throws IOException {
+        deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            String last = "";
+            for (String line; (line = output.readLine()) != null; last = line)
+                if (line.startsWith(prefix) || line.contains("No module named 'torch'")) return line;
+            throw new IOException("it stopped" + (last.isEmpty() ? "" : ": " + last));
+        } finally {
+            deadline = Long.MAX_VALUE;
+        }
     }
 
     /** Whether every run so far gave a time. */

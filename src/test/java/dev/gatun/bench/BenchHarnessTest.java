@@ -6,6 +6,7 @@ import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Devices;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -108,19 +109,27 @@ class BenchHarnessTest {
     void aPeerRunsOncePerLineAndSaysWhenItStops() {
         CpuDevice cpu = (CpuDevice) Devices.get("cpu");
         // the protocol of the torch script, from a shell: ready, then one time per line read
-        try (TorchPeer peer = TorchPeer.start("fake", List.of("sh", "-c", "echo noise; echo ready torch=0; while read l; do echo seconds=0.0025; done"))) {
+        try (TorchPeer peer = TorchPeer.start("fake", List.of("sh", "-c", "echo noise; echo ready torch=0; while read l; do echo seconds=0.0025; done"),
+                TorchPeer.TIMEOUT)) {
             Ceilings.Measured m = Ceilings.measure(cpu, 3).memoryBound(cpu, () -> sleep(1), 3, Ceilings.Memory.READ, 1 << 20, peer);
             assertEquals(0.0025, m.peerSeconds());
             assertTrue(peer.ok());
         }
-        try (TorchPeer peer = TorchPeer.start("fake", List.of("sh", "-c", "echo ready torch=0; read l; echo seconds=0.5; read l; echo oops"))) {
+        try (TorchPeer peer = TorchPeer.start("fake", List.of("sh", "-c", "echo ready torch=0; read l; echo seconds=0.5; read l; echo oops"),
+                TorchPeer.TIMEOUT)) {
             assertEquals(0.5, peer.measure());
             assertTrue(Double.isNaN(peer.measure()) && !peer.ok(), "it stopped after one run");
             assertTrue(Double.isNaN(peer.measure()), "and stays failed");
             Ceilings.Measured m = Ceilings.measure(cpu, 3).computeBound(cpu, () -> sleep(1), 3, peer);
             assertEquals(null, m.peerSeconds(), "a row whose peer failed has none");
         }
-        assertEquals(null, TorchPeer.start("fake", List.of("sh", "-c", "echo Traceback; exit 1")), "never ready");
+        assertEquals(null, TorchPeer.start("fake", List.of("sh", "-c", "echo Traceback; exit 1"), TorchPeer.TIMEOUT), "never ready");
+        // one that hangs is killed after its timeout: the row goes on without it
+        try (TorchPeer peer = TorchPeer.start("fake", List.of("sh", "-c", "echo ready torch=0; read l; sleep 60"), Duration.ofMillis(300))) {
+            long t = System.nanoTime();
+            assertTrue(Double.isNaN(peer.measure()) && !peer.ok(), "a run that never answers fails");
+            assertTrue(System.nanoTime() - t < 30_000_000_000L, "within its timeout, not after sleep 60");
+        }
     }
 
     @Test
