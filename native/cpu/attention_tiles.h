@@ -65,36 +65,14 @@ constexpr int kMaxHeadDim = 256;  // both entries reject larger head_dim
 // multiply and a one-step range reduction per score
 constexpr float kLog2e = 1.44269504088896341f, kLn2 = 0.693147180559945309f;
 
-// Software prefetch spread over a loop: walks `rows` rows of `row_bytes` bytes, `stride` bytes apart,
-// issuing a few cache-line prefetches (into L2) per step so the misses overlap compute instead of
-// stalling on full miss queues. K/V rows of one head are Hkv*D apart: the hardware prefetchers lose
-// them at every 4 KiB page.
-struct Prefetch {
-  const char* base = nullptr;
-  long long stride = 0;
-  int rows = 0, lines = 0, r = 0, l = 0;
-  void set(const void* p, long long stride_bytes, int nrows, int row_bytes) {
-    base = (const char*)p;
-    stride = stride_bytes;
-    rows = nrows;
-    lines = (row_bytes + 63) / 64;
-    r = l = 0;
-  }
-  inline __attribute__((always_inline)) void step(int n) {
-    for (; n > 0 && r < rows; --n) {
-      _mm_prefetch(base + r * stride + l * 64, _MM_HINT_T1);
-      if (++l == lines) l = 0, ++r;
-    }
-  }
-  int left() const { return r < rows ? (rows - r) * lines - l : 0; }
-};
-
-// The same for rows found by a function (row r -> pointer): rows whose spacing is not one stride.
+// Software prefetch spread over a loop: walks `rows` rows of `lines` cache lines (row r at
+// row_at(r)), issuing a few line prefetches (into L2) per step so the misses overlap compute
+// instead of stalling on full miss queues.
 template <class RowAt>
 struct RowsPrefetch {
   RowAt row_at;
   int rows = 0, lines = 0, r = 0, l = 0;
-  void step(int n) {
+  inline __attribute__((always_inline)) void step(int n) {
     for (; n > 0 && r < rows; --n) {
       _mm_prefetch((const char*)row_at(r) + l * 64, _MM_HINT_T1);
       if (++l == lines) l = 0, ++r;
@@ -104,6 +82,15 @@ struct RowsPrefetch {
 };
 template <class RowAt>
 RowsPrefetch(RowAt, int, int) -> RowsPrefetch<RowAt>;
+
+// rows `stride` bytes apart: K/V rows of one head are Hkv*D apart, which the hardware prefetchers
+// lose at every 4 KiB page
+struct StridedRows {
+  const char* base = nullptr;
+  long long stride = 0;
+  const char* operator()(int r) const { return base + r * stride; }
+};
+using Prefetch = RowsPrefetch<StridedRows>;
 
 // ---------------------------------------------------------------- micro-kernels
 // NV: the tile's active query vectors (QV, or fewer for the last tile of a sequence); lanes past
@@ -303,8 +290,9 @@ struct SegmentKV {
   }
   inline __attribute__((always_inline)) void prefetch(int b0, int b1, Prefetch& pfk, Prefetch& pfv) const {
     if (b0 < L) return;  // the prefix is short: no prefetch across the segment boundary
-    pfk.set(k_row(b0), ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
-    pfv.set(v_row(b0), ldk * (long long)sizeof(T), b1 - b0, D * (int)sizeof(T));
+    const int lines = (D * (int)sizeof(T) + 63) / 64;
+    pfk = {{(const char*)k_row(b0), ldk * (long long)sizeof(T)}, b1 - b0, lines};
+    pfv = {{(const char*)v_row(b0), ldk * (long long)sizeof(T)}, b1 - b0, lines};
   }
 };
 
