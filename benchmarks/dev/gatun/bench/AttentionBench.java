@@ -10,6 +10,7 @@ import dev.gatun.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.Set;
 
 /**
  * The projection GEMM and prefill (GFLOP/s against the FMA peak; causal prefill counted as half
@@ -19,20 +20,21 @@ import java.util.Random;
 final class AttentionBench {
     private AttentionBench() {}
 
-    /** Each op at each size of its sweep: n = k of the GEMM, the prefill's sequence, the decode's context. */
-    static List<BenchRow> run(Device device, boolean quick, int repetitions, Ceilings ceilings) {
+    /** Each op of {@code ops} at each size of its sweep: n = k of the GEMM, the prefill's sequence, the decode's context. */
+    static List<BenchRow> run(Device device, Set<String> ops, boolean quick, int repetitions, Ceilings ceilings) {
         boolean emu = device.kind() == DeviceKind.EMU;
         int reps = emu ? Math.min(3, repetitions) : repetitions;
         int[] gemm = emu ? new int[] {128, 256} : quick ? new int[] {512, 1024} : new int[] {1024, 2048, 4096};
         int[] seqs = emu ? new int[] {64, 128} : quick ? new int[] {256, 512} : new int[] {512, 1024, 2048};
         int[] contexts = emu ? new int[] {128, 256} : quick ? new int[] {512, 1024} : new int[] {1024, 2048, 4096};
         List<BenchRow> rows = new ArrayList<>();
-        for (int nk : gemm) rows.add(linear(device, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
-        for (int seq : seqs) rows.add(prefill(device, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
+        if (ops.contains("linear")) for (int nk : gemm) rows.add(linear(device, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
+        if (ops.contains("prefill")) for (int seq : seqs) rows.add(prefill(device, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
         // fp32, and bf16: the cache a model loaded in its checkpoint's bf16 gets
-        for (DType dtype : List.of(DType.F32, DType.BF16))
-            for (int context : contexts)
-                rows.add(decode(device, dtype, emu ? 2 : quick ? 4 : 16, context, emu ? 4 : 32, emu ? 2 : 8, emu ? 64 : 128, reps, ceilings));
+        if (ops.contains("decode"))
+            for (DType dtype : List.of(DType.F32, DType.BF16))
+                for (int context : contexts)
+                    rows.add(decode(device, dtype, emu ? 2 : quick ? 4 : 16, context, emu ? 4 : 32, emu ? 2 : 8, emu ? 64 : 128, reps, ceilings));
         return rows;
     }
 

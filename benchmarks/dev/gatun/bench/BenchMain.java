@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.DoubleSummaryStatistics;
 import java.util.Locale;
 import java.util.LinkedHashSet;
@@ -25,7 +26,7 @@ import java.util.stream.Collectors;
  */
 public final class BenchMain {
     private static final String USAGE = """
-            usage: gatun bench [--device NAME]... [--quick] [--json FILE] [--plot DIR] [--debug]
+            usage: gatun bench [--device NAME]... [--op NAME]... [--quick] [--json FILE] [--plot DIR] [--debug]
 
             Runs every kernel on the best device and on emu, and prints one row per op, dtype and
             device: the median time, the rate (GB/s moved for row ops and decode, GFLOP/s for
@@ -34,48 +35,65 @@ public final class BenchMain {
             Each op runs at a few sizes (two with --quick).
 
               --device NAME   benchmark only this device (cuda, emu, cpu, cpu:x86-64-v3, cpu:avx512); repeatable
+              --op NAME       benchmark only this op (softmax, rmsnorm, rowsum, linear, prefill, decode,
+                              video); repeatable
               --quick         fewer repetitions and smaller shapes
               --json FILE     also write the rows as JSON
               --plot DIR      also write PNG charts into DIR (created): rate vs size per op with its
                               ceiling and peer, % of ceiling per row, speed relative to the peer
             """;
 
+    /** The ops --op selects, in the order the bench runs them. */
+    static final List<String> OPS = List.of("softmax", "rmsnorm", "rowsum", "linear", "prefill", "decode", "video");
+
     private BenchMain() {}
 
-    public static void main(String[] args) {
-        boolean debug = false;
-        try {
-            List<String> devices = new ArrayList<>();
-            boolean quick = false;
-            Path json = null, plot = null;
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--help", "-h" -> {
-                        System.out.print(USAGE);
-                        return;
-                    }
-                    case "--quick" -> quick = true;
-                    case "--debug" -> debug = true;
-                    case "--json" -> {
-                        if (i + 1 >= args.length) throw new IllegalArgumentException("--json needs a file name");
-                        json = Path.of(args[++i]);
-                    }
-                    case "--plot" -> {
-                        if (i + 1 >= args.length) throw new IllegalArgumentException("--plot needs a folder name");
-                        plot = Path.of(args[++i]);
-                    }
-                    case "--device" -> {
-                        if (i + 1 >= args.length) throw new IllegalArgumentException("--device needs a name (cuda, emu or cpu)");
-                        devices.add(args[++i]);
-                    }
-                    default -> throw new IllegalArgumentException("unknown option '" + args[i] + "' (see gatun bench --help)");
+    /** The command line: devices and ops to run (empty: all), and where the rows go. */
+    record Options(List<String> devices, Set<String> ops, boolean quick, Path json, Path plot, boolean help) {}
+
+    static Options parse(String... args) {
+        List<String> devices = new ArrayList<>();
+        Set<String> ops = new LinkedHashSet<>();
+        boolean quick = false, help = false;
+        Path json = null, plot = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--help", "-h" -> help = true;
+                case "--quick" -> quick = true;
+                case "--debug" -> {}  // read by main
+                case "--json" -> json = Path.of(value(args, ++i, "--json needs a file name"));
+                case "--plot" -> plot = Path.of(value(args, ++i, "--plot needs a folder name"));
+                case "--device" -> devices.add(value(args, ++i, "--device needs a name (cuda, emu or cpu)"));
+                case "--op" -> {
+                    String op = value(args, ++i, "--op needs an op name (" + String.join(", ", OPS) + ")");
+                    if (!OPS.contains(op)) throw new IllegalArgumentException("--op " + op + ": no such op (" + String.join(", ", OPS) + ")");
+                    ops.add(op);
                 }
+                default -> throw new IllegalArgumentException("unknown option '" + args[i] + "' (see gatun bench --help)");
             }
+        }
+        return new Options(devices, ops.isEmpty() ? new LinkedHashSet<>(OPS) : ops, quick, json, plot, help);
+    }
+
+    private static String value(String[] args, int i, String missing) {
+        if (i >= args.length) throw new IllegalArgumentException(missing);
+        return args[i];
+    }
+
+    public static void main(String[] args) {
+        boolean debug = Arrays.asList(args).contains("--debug");
+        try {
+            Options options = parse(args);
+            if (options.help()) {
+                System.out.print(USAGE);
+                return;
+            }
+            Path plot = options.plot();
             if (plot != null && Files.exists(plot) && !Files.isDirectory(plot))
                 throw new IllegalArgumentException("--plot " + plot + " is a file, not a folder");
-            Set<Device> chosen = devices(devices);
-            List<BenchRow> rows = run(chosen, quick);
-            if (json != null) Files.writeString(json, Table.json(rows));
+            Set<Device> chosen = devices(options.devices());
+            List<BenchRow> rows = run(chosen, options.ops(), options.quick());
+            if (options.json() != null) Files.writeString(options.json(), Table.json(rows));
             if (plot != null) {
                 String subtitle = chosen.stream().map(Device::description).collect(Collectors.joining("; ")) + "; " + LocalDate.now();
                 for (Path file : BenchPlots.write(rows, subtitle, plot)) System.out.println("plot: " + file);
@@ -98,7 +116,7 @@ public final class BenchMain {
         return devices;
     }
 
-    private static List<BenchRow> run(Set<Device> devices, boolean quick) {
+    private static List<BenchRow> run(Set<Device> devices, Set<String> ops, boolean quick) {
         int repetitions = quick ? 5 : 15;
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), repetitions);
         System.out.printf("Gatun bench, %s%n", LocalDate.now());
@@ -108,9 +126,9 @@ public final class BenchMain {
         for (Device device : devices) {
             System.out.printf("device: %s%s%n", device.description(), note(device));
             if (device instanceof CudaDevice cuda) System.out.printf("  linear without bias runs on: %s%n", cuda.gemmLibrary());
-            for (OpBench op : OpBench.all()) rows.addAll(progress(op.run(device, quick, repetitions, ceilings)));
-            rows.addAll(progress(AttentionBench.run(device, quick, repetitions, ceilings)));
-            rows.addAll(progress(VideoBench.run(device, quick, repetitions, ceilings)));
+            for (OpBench op : OpBench.all()) if (ops.contains(op.name())) rows.addAll(progress(op.run(device, quick, repetitions, ceilings)));
+            rows.addAll(progress(AttentionBench.run(device, ops, quick, repetitions, ceilings)));
+            if (ops.contains("video")) rows.addAll(progress(VideoBench.run(device, quick, repetitions, ceilings)));
         }
         System.out.println();
         System.out.print(Table.render(rows));

@@ -9,11 +9,13 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -27,6 +29,17 @@ class BenchHarnessTest {
             50.0, "read BW", "torch 2.13 sdpa", 0.012);
     static final BenchRow WITHOUT_PEER = new BenchRow("softmax", "emu", "bf16", "256x4096", 4, "MiB moved", 0.25, 0.0168, "GB/s",
             120.0, "copy BW", null, null);
+
+    @Test
+    void opOptionSelectsOpsAndRejectsUnknownOnes() {
+        assertEquals(Set.copyOf(BenchMain.OPS), BenchMain.parse("--quick").ops(), "no --op: every op");
+        assertEquals(Set.of("prefill", "decode"), BenchMain.parse("--op", "prefill", "--device", "cpu", "--op", "decode").ops());
+        assertEquals(List.of("cpu"), BenchMain.parse("--op", "prefill", "--device", "cpu").devices());
+        IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> BenchMain.parse("--op", "attention"));
+        assertTrue(unknown.getMessage().contains("--op attention: no such op (softmax, rmsnorm"), unknown.getMessage());
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> BenchMain.parse("--op"));
+        assertTrue(missing.getMessage().startsWith("--op needs an op name"), missing.getMessage());
+    }
 
     @Test
     void medianOfOddAndEvenCounts() {
