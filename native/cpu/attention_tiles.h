@@ -15,12 +15,12 @@
 //   St [nk][MQ] = K_blk . Qt      micro-kernel: broadcast K[j][d] (native row layout), FMA with Qt[d][:];
 //                                 it also keeps each lane's running max, so the softmax needs no max pass
 //   Ot [D][MQ] += V_blkᵀ . St     micro-kernel: broadcast V[j][d], FMA with P[j][:]
-// so K needs no transpose (contiguous fp32 is read in place; fp16/bf16 and paged blocks are
-// widened/gathered into a small fp32 buffer), V blocks are copied into contiguous fp32 rows (cache
-// rows Hkv*D apart alias in L1), and the softmax max/sum over keys are vertical vector ops per query
-// lane: no horizontal reductions. The sub-tiles of an item share each K/V block while it is in cache,
-// and (contiguous) the next block is prefetched into L2 during the current one (rows 4 KiB apart
-// defeat the hardware prefetchers).
+// so neither K nor V needs a transpose (fp32 rows are read in place, Hkv*D apart; fp16/bf16 and paged
+// blocks are widened/gathered into small fp32 buffers), and the softmax max/sum over keys are
+// vertical vector ops per query lane: no horizontal reductions. The sub-tiles of an item share each
+// K/V block while it is in cache, and (contiguous) the next block is prefetched into L2 during the
+// current one (rows 4 KiB apart defeat the hardware prefetchers). Outputs larger than the threads'
+// L2 go out with streaming stores (TileArgs::stream_out).
 // Each query lane's arithmetic is independent of the other lanes and of the tiling: key blocks are
 // aligned to absolute multiples of NK, and keys a row cannot see contribute exact zeros (p = 0,
 // alpha = 1), so a row's result depends only on its sequence, never on the batch, the tile or item it
@@ -56,7 +56,7 @@ namespace {
 #define GATUN_ATTN_NK 64  // keys per block
 #endif
 #ifndef GATUN_ATTN_PACK32
-#define GATUN_ATTN_PACK32 0  // 1: copy fp32 K/V blocks into a contiguous buffer too (measured: no gain)
+#define GATUN_ATTN_PACK32 0  // 1: copy fp32 K/V blocks into contiguous buffers too (measured: slower)
 #endif
 constexpr int QV = GATUN_ATTN_QV, KR = GATUN_ATTN_KR, DR = GATUN_ATTN_DR, NK = GATUN_ATTN_NK;
 constexpr int MQ = QV * W;
@@ -244,7 +244,7 @@ VI vf lane_index() {
 // A source gives, per sequence, its key count (len_k) and, per (sequence, kv head), a loader with
 //   k_block(ub, ue, Kb, ld): pointer to fp32 K rows of keys [ub, ue), ld floats apart (in place, or
 //                            widened/gathered into Kb [NK][D] with ld = D)
-//   v_block(ub, ue, Vb):     V rows of keys [ub, ue) as contiguous fp32 rows in Vb [NK][D]
+//   v_block(ub, ue, Vb, ld): the same for V
 //   kv_padded(ub, ue, Kb, Vb, ld): K and V rows of keys [ub, ue) as fp32 rows ld floats apart,
 //                            zero from D up to ld (whole vectors; the short path's blocks)
 //   prefetch(b0, b1, pfk, pfv): set up the L2 prefetch of keys [b0, b1) (may leave them empty)
@@ -256,7 +256,9 @@ VI vf lane_index() {
 template <class Dt>
 struct SegmentKV {
   using T = typename Dt::T;
-  static constexpr bool kDirectK = sizeof(T) == 4 && !GATUN_ATTN_PACK32;
+  // fp32 rows are read in place. V too: on a Zen 4 core, copying V blocks into contiguous rows (so
+  // that the P.V broadcasts do not share the L1 sets of rows 4 KiB apart) cost more than it saved
+  static constexpr bool kDirect = sizeof(T) == 4 && !GATUN_ATTN_PACK32;
   const T *K, *V;    // key L of the sequence, this kv head
   long long ldk;
   int D;
@@ -265,20 +267,23 @@ struct SegmentKV {
   int L;
   inline __attribute__((always_inline)) const T* k_row(int j) const { return j < L ? Kt + j * ldt : K + (j - L) * ldk; }
   inline __attribute__((always_inline)) const T* v_row(int j) const { return j < L ? Vt + j * ldt : V + (j - L) * ldk; }
-  inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
-    if constexpr (kDirectK) {
+  template <class Row>
+  inline __attribute__((always_inline)) const float* fp32_block(Row row, int ub, int ue, float* buf, long long& ld) const {
+    if constexpr (kDirect) {
       if (ub >= L || ue <= L) {  // one segment: fp32 rows read in place
         ld = ub >= L ? ldk : ldt;
-        return (const float*)k_row(ub);
+        return (const float*)row(ub);
       }
     }
-    for (int j = ub; j < ue; ++j) widen_row<Dt>(k_row(j), Kb + (j - ub) * D, D);
+    for (int j = ub; j < ue; ++j) widen_row<Dt>(row(j), buf + (j - ub) * D, D);
     ld = D;
-    return Kb;
+    return buf;
   }
-  inline __attribute__((always_inline)) void v_block(int ub, int ue, float* Vb) const {
-    // V rows Hkv*D apart (often 4 KiB) would all land in the same L1 sets during P.V: copy them
-    for (int j = ub; j < ue; ++j) widen_row<Dt>(v_row(j), Vb + (j - ub) * D, D);
+  inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
+    return fp32_block([&](int j) { return k_row(j); }, ub, ue, Kb, ld);
+  }
+  inline __attribute__((always_inline)) const float* v_block(int ub, int ue, float* Vb, long long& ld) const {
+    return fp32_block([&](int j) { return v_row(j); }, ub, ue, Vb, ld);
   }
   inline __attribute__((always_inline)) void kv_padded(int ub, int ue, float* Kb, float* Vb, int ld) const {
     for (int j = ub; j < ue; ++j)
@@ -333,8 +338,10 @@ struct PagedKV {
     ld = D;
     return Kb;
   }
-  inline __attribute__((always_inline)) void v_block(int ub, int ue, float* Vb) const {
+  inline __attribute__((always_inline)) const float* v_block(int ub, int ue, float* Vb, long long& ld) const {
     rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(Vc + o, Vb + r * D, D); });
+    ld = D;
+    return Vb;
   }
   inline __attribute__((always_inline)) void kv_padded(int ub, int ue, float* Kb, float* Vb, int ld) const {
     rows(ub, ue, [&](int r, long long o) {
@@ -403,6 +410,13 @@ struct TileArgs {
   int hq, hkv, D;
   float scale;
   int causal, window;
+  // output rows go out with streaming stores: set by run_prefill for outputs at least the size of
+  // the threads' L2s, which the next op would not find there anyway (it reads them from memory, not
+  // L3). A tile's rows are Hq*D apart and written in a burst at its end; waiting for each line's
+  // ownership stalled the stores. Zen 4, causal h8 d128, with fp32 V read in place, separate
+  // processes alternated: fp32 s512 3.00 -> 2.88 ms, s1024 11.10 -> 10.91, s2048 42.3 -> 41.6
+  // (44.5 -> 42.2 in an earlier round); bf16 s1024 11.38 -> 11.28, s2048 43.1 -> 42.4
+  bool stream_out = false;
 };
 
 // Qt[d][i] = scale * element d of Q row i (q_row(i), i < mq; zero lanes past mq up to a whole
@@ -420,9 +434,11 @@ VI void load_q_transposed(QRow q_row, int mq, int D, float scale, float* Qt) {
     }
 }
 
-// out row i (out_row(i), i < mq) = inv[i] * column i of Ot [D][MQ], through W x W register transposes
+// out row i (out_row(i), i < mq) = inv[i] * column i of Ot [D][MQ], through W x W register transposes;
+// whole aligned vectors with streaming stores where `stream`
 template <class Dt, class ORow>
-VI void store_o_transposed(const float* Ot, const float* inv, int mq, int D, ORow out_row) {
+VI void store_o_transposed(const float* Ot, const float* inv, int mq, int D, bool stream, ORow out_row) {
+  using T = typename Dt::T;
   for (int ib = 0; ib < mq; ib += W)
     for (int d = 0; d < D; d += W) {
       const int nd = std::min(W, D - d);
@@ -431,8 +447,10 @@ VI void store_o_transposed(const float* Ot, const float* inv, int mq, int D, ORo
       transpose(r);
       for (int i = 0; i < W && ib + i < mq; ++i) {
         const vf o = vmul(r[i], vset1(inv[ib + i]));
-        if (nd == W) store(Dt{}, out_row(ib + i) + d, o);
-        else store_tail(Dt{}, out_row(ib + i) + d, o, nd);
+        T* p = out_row(ib + i) + d;
+        if (nd < W) store_tail(Dt{}, p, o, nd);
+        else if (stream && (uintptr_t)p % (W * sizeof(T)) == 0) store_nt(Dt{}, p, o);
+        else store(Dt{}, p, o);
       }
     }
 }
@@ -507,9 +525,9 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
   for (int b = lo / NK * NK; b < hi; b += NK) {
     const int ub = std::max(b, lo), ue = std::min(b + NK, hi);  // union of the sub-tiles' ranges
     if (ue <= ub) continue;
-    long long ldkp;
+    long long ldkp, ldvp;
     const float* Kp = kv.k_block(ub, ue, Kb, ldkp);
-    kv.v_block(ub, ue, Vb);
+    const float* Vp = kv.v_block(ub, ue, Vb, ldvp);
 
     // the next block's K and V rows go to L2 while this block computes (spread over the first
     // sub-tile's QK and PV loops)
@@ -583,7 +601,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       // block, so its alpha is exactly 1 (or its Ot still 0)
       segments([&](int s0, int s1, int v0) {
         with_vectors(nv - v0, [&](auto n) {
-          pv_block<n>(St + (s0 - jb) * MQ + v0 * W, s1 - s0, Vb + (s0 - ub) * D, D, D, Ot + v0 * W,
+          pv_block<n>(St + (s0 - jb) * MQ + v0 * W, s1 - s0, Vp + (s0 - ub) * ldvp, ldvp, D, Ot + v0 * W,
                       (s0 == jb ? alpha : ones) + v0, pfv);
         });
       });
@@ -606,7 +624,7 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       inv[i] = li > 0.f ? 1.0f / li : 0.f;
       if (float* L = rows.lse_row(it.seq, h, i0 + i)) *L = li > 0.f ? ml[i] * kLn2 + logf(li) : ninf;
     }
-    store_o_transposed<Dt>(Ot, inv, mq, D, [&](int i) { return rows.template out_row<T>(it.seq, h, i0 + i); });
+    store_o_transposed<Dt>(Ot, inv, mq, D, a.stream_out, [&](int i) { return rows.template out_row<T>(it.seq, h, i0 + i); });
   }
 }
 
@@ -636,9 +654,11 @@ namespace {
 // of MQ queries). Bigger items read each K/V block once for more queries; smaller ones when there
 // would be too few items for the threads. A row's arithmetic is the same in any grouping.
 template <class Rows, class Src>
-int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, int batch) {
-  long long tiles_total = 0;
-  for (int b = 0; b < batch; ++b) tiles_total += (long long)a.hq * ((rows.len_q(b) + MQ - 1) / MQ);
+int run_prefill(int dtype, const TileArgs& args, const Rows& rows, const Src& src, int batch) {
+  long long tiles_total = 0, tokens = 0;
+  for (int b = 0; b < batch; ++b) tiles_total += (long long)args.hq * ((rows.len_q(b) + MQ - 1) / MQ), tokens += rows.len_q(b);
+  TileArgs a = args;
+  a.stream_out = tokens * a.hq * a.D * dtype_size(dtype) >= pool_threads() * l2_bytes;
   // as many sub-tiles as keep their Qt and Ot (2 D MQ floats each) in a quarter of L2 across key
   // blocks, beside the K/V blocks: each K/V block is fetched once for more queries (d128: 8 rather
   // than 4 on a 2 MiB L2, prefill causal h8 s1024/s2048 2-3% faster, non-causal 4%; 4 as before on a
@@ -685,6 +705,7 @@ int run_prefill(int dtype, const TileArgs& a, const Rows& rows, const Src& src, 
       });
       i = j;
     }
+    if (a.stream_out) _mm_sfence();  // streamed rows visible before this thread reports done
   };
   parallel_for(pool_threads(), 1, body);
   return failed ? GATUN_CPU_ESHAPE : GATUN_CPU_OK;

@@ -135,8 +135,12 @@ class PagedAttentionKernelTest {
     }
 
     static void decode(Device device, DType dtype, Heads h, int blockSize) {
+        decode(device, dtype, h, blockSize, seqLens());
+    }
+
+    /** Decode of a batch of sequences of {@code lens} tokens (the last one also alone), with and without a window. */
+    static void decode(Device device, DType dtype, Heads h, int blockSize, int[] lens) {
         Random random = Seeds.random("decode" + device + dtype + h + blockSize);
-        int[] lens = seqLens();
         int batch = lens.length, row = h.kvHeads() * h.headDim();
         int numBlocks = 0;
         for (int len : lens) numBlocks += (len + blockSize - 1) / blockSize + 1;

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.IntStream;
 
 import static dev.gatun.testing.AttentionReference.toDouble;
 import static dev.gatun.testing.AttentionReference.toFloat;
@@ -76,30 +77,12 @@ class PrefillKernelTest {
         float[] k = Reference.rounded(Seeds.gaussian(random, cuK[batch] * kRow, 1), dtype);
         float[] v = Reference.rounded(Seeds.gaussian(random, cuK[batch] * kRow, 1), dtype);
         float scale = (float) (1 / Math.sqrt(c.headDim()));
-        double[] expected = new double[q.length], naive = new double[q.length], expectedLse = new double[cuQ[batch] * c.qHeads()];
-        double[] qd = toDouble(q), kd = toDouble(k), vd = toDouble(v);
-        for (int b = 0; b < batch; b++)
-            for (int i = 0; i < lens[b][0]; i++)
-                for (int h = 0; h < c.qHeads(); h++) {
-                    int kvHead = h / (c.qHeads() / c.kvHeads());
-                    int diagonal = i + lens[b][1] - lens[b][0];
-                    List<Integer> keys = new ArrayList<>();
-                    for (int j = 0; j < lens[b][1]; j++) {
-                        if (c.causal() && j > diagonal) continue;
-                        if (c.window() >= 0 && j < diagonal - c.window()) continue;
-                        keys.add(((cuK[b] + j) * c.kvHeads() + kvHead) * c.headDim());
-                    }
-                    int[] offsets = keys.stream().mapToInt(Integer::intValue).toArray();
-                    int qOffset = ((cuQ[b] + i) * c.qHeads() + h) * c.headDim();
-                    double[] r = AttentionReference.attend(qd, qOffset, kd, vd, offsets, c.headDim(), scale, null);
-                    double[] n = AttentionReference.attend(qd, qOffset, kd, vd, offsets, c.headDim(), scale, dtype);
-                    System.arraycopy(r, 0, expected, qOffset, c.headDim());
-                    System.arraycopy(n, 0, naive, qOffset, c.headDim());
-                    expectedLse[(cuQ[b] + i) * c.qHeads() + h] = r[c.headDim()];
-                }
+        double[][] ref = reference(dtype, c, q, k, v, cuQ, cuK, scale);
+        double[] expected = ref[0], expectedLse = ref[2];
+        float[] naive = toFloat(ref[1]);
         float[][] result = run(device, dtype, c, q, k, v, cuQ, cuK, scale);
         String what = "prefill " + device.description() + " " + dtype + " " + c;
-        Numerics.assertClose(what, dtype, result[0], expected, toFloat(naive));
+        Numerics.assertClose(what, dtype, result[0], expected, naive);
         Numerics.assertClose(what + " lse", DType.F32, result[1], expectedLse, null);
 
         // the same keys in a paged cache with shuffled blocks: the chunked-prefill path, with 16-token
@@ -107,7 +90,7 @@ class PrefillKernelTest {
         for (int blockSize : TestDevices.kvBlockSizes(device)) {
             float[][] paged = runPaged(device, dtype, c, q, k, v, cuQ, cuK, scale, blockSize, random);
             String where = what + " paged, block " + blockSize;
-            Numerics.assertClose(where, dtype, paged[0], expected, toFloat(naive));
+            Numerics.assertClose(where, dtype, paged[0], expected, naive);
             Numerics.assertClose(where + " lse", DType.F32, paged[1], expectedLse, null);
             if (device.kind() != DeviceKind.CPU) // kernels/ runs one body for both: the same bits
                 assertArrayEquals(result[0], paged[0], where + ": paged vs contiguous" + Seeds.replay());
@@ -122,8 +105,40 @@ class PrefillKernelTest {
         assertArrayEquals(Arrays.copyOfRange(result[0], cuQ[b] * qRow, cuQ[b + 1] * qRow), alone[0], what + ": alone vs in a batch" + Seeds.replay());
     }
 
+    /**
+     * {expected, naive, lse} for a packed batch: the fp64 reference of every (query, head) row, the
+     * same computation rounded to {@code dtype} (the error bound's baseline; zeros for fp32, whose
+     * bound is fixed), and the rows' log-sum-exp. Rows in parallel: each writes only its own slots.
+     */
+    static double[][] reference(DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK, float scale) {
+        int batch = cuQ.length - 1;
+        double[] expected = new double[q.length], naive = new double[q.length], lse = new double[cuQ[batch] * c.qHeads()];
+        double[] qd = toDouble(q), kd = toDouble(k), vd = toDouble(v);
+        IntStream.range(0, cuQ[batch] * c.qHeads()).parallel().forEach(row -> {
+            int token = row / c.qHeads(), h = row % c.qHeads(), b = 0;
+            while (cuQ[b + 1] <= token) b++;
+            int i = token - cuQ[b], lenQ = cuQ[b + 1] - cuQ[b], lenK = cuK[b + 1] - cuK[b];
+            int kvHead = h / (c.qHeads() / c.kvHeads());
+            int diagonal = i + lenK - lenQ;
+            List<Integer> keys = new ArrayList<>();
+            for (int j = 0; j < lenK; j++) {
+                if (c.causal() && j > diagonal) continue;
+                if (c.window() >= 0 && j < diagonal - c.window()) continue;
+                keys.add(((cuK[b] + j) * c.kvHeads() + kvHead) * c.headDim());
+            }
+            int[] offsets = keys.stream().mapToInt(Integer::intValue).toArray();
+            int qOffset = row * c.headDim();
+            double[] r = AttentionReference.attend(qd, qOffset, kd, vd, offsets, c.headDim(), scale, null);
+            System.arraycopy(r, 0, expected, qOffset, c.headDim());
+            lse[row] = r[c.headDim()];
+            if (dtype != DType.F32)
+                System.arraycopy(AttentionReference.attend(qd, qOffset, kd, vd, offsets, c.headDim(), scale, dtype), 0, naive, qOffset, c.headDim());
+        });
+        return new double[][] {expected, naive, lse};
+    }
+
     /** Prefill reading K/V through block tables from a cache whose blocks are shuffled. */
-    private static float[][] runPaged(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK,
+    static float[][] runPaged(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK,
                                       float scale, int blockSize, Random random) {
         int batch = cuQ.length - 1, row = c.kvHeads() * c.headDim();
         int[] seqLens = new int[batch];
@@ -160,7 +175,7 @@ class PrefillKernelTest {
         }
     }
 
-    private static float[][] run(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK, float scale) {
+    static float[][] run(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK, float scale) {
         int totalQ = cuQ[cuQ.length - 1], totalK = cuK[cuK.length - 1];
         try (Tensor tq = Tensor.of(device, dtype, q, totalQ, c.qHeads(), c.headDim());
              Tensor tk = Tensor.of(device, dtype, k, totalK, c.kvHeads(), c.headDim());
