@@ -18,10 +18,10 @@ import static dev.gatun.testing.AttentionReference.toFloat;
  * a causal prefill of 2048 queries (8 query heads over 2 KV heads, d128) packed with a short one,
  * from contiguous K/V and from a shuffled paged cache, and decode over 2100 cached tokens. At this
  * length a prefill thread runs many work items in turn (the next item's rows prefetched during the
- * last key block of the one before) and the output (4-8 MiB) is larger than the threads' L2, so
- * its rows go out with streaming stores. PrefillKernelTest and PagedAttentionKernelTest cover
- * every device at the shorter lengths (emu runs a kernel's threads as fibers: 2048 would take
- * minutes there).
+ * last key block of the one before) and the output (4-8 MiB) is at least the size of the threads'
+ * L2s on 2-core machines, so its rows go out with streaming stores. PrefillKernelTest and
+ * PagedAttentionKernelTest cover every device at the shorter lengths (emu, which runs a kernel's
+ * threads as CPU fibers, keeps to those for CI time).
  */
 class CpuLongSequenceTest {
     private static final List<DType> DTYPES = List.of(DType.F32, DType.F16, DType.BF16);

@@ -139,7 +139,7 @@ class PrefillKernelTest {
 
     /** Prefill reading K/V through block tables from a cache whose blocks are shuffled. */
     static float[][] runPaged(Device device, DType dtype, Case c, float[] q, float[] k, float[] v, int[] cuQ, int[] cuK,
-                                      float scale, int blockSize, Random random) {
+                              float scale, int blockSize, Random random) {
         int batch = cuQ.length - 1, row = c.kvHeads() * c.headDim();
         int[] seqLens = new int[batch];
         int blocks = 0;
