@@ -12,15 +12,16 @@
 // blocks once, with an online softmax per query, and never materialises the S x S score matrix.
 // Layout trick: each tile works transposed, with its MQ queries along vector lanes.
 //   Qt [D][MQ]  = scale * log2(e) * Q tile, transposed once per tile (zero in lanes past the tile)
-//   St [nk][MQ] = K_blk . Qt      micro-kernel: broadcast K[j][d] (native row layout), FMA with Qt[d][:];
-//                                 it also keeps each lane's running max, so the softmax needs no max pass
-//   Ot [D][MQ] += V_blkᵀ . St     micro-kernel: broadcast V[j][d], FMA with P[j][:]
+//   St [nk][MQ] = K_blk . Qt      qk_block (attention_blocks.h): broadcast K[j][d] (native row layout),
+//                                 FMA with Qt[d][:]; it also keeps each lane's running max, so the
+//                                 softmax needs no max pass
+//   Ot [D][MQ] += V_blkᵀ . St     pv_block: broadcast V[j][d], FMA with P[j][:]
 // so neither K nor V needs a transpose (fp32 rows are read in place, Hkv*D apart; fp16/bf16 and paged
 // blocks are widened/gathered into small fp32 buffers), and the softmax max/sum over keys are
 // vertical vector ops per query lane: no horizontal reductions. The sub-tiles of an item share each
 // K/V block while it is in cache, and (contiguous) the next block is prefetched into L2 during the
-// current one (rows 4 KiB apart defeat the hardware prefetchers). Outputs larger than the threads'
-// L2 go out with streaming stores (TileArgs::stream_out).
+// current one (rows 4 KiB apart defeat the hardware prefetchers). Outputs at least the size of the
+// threads' L2s go out with streaming stores (TileArgs::stream_out).
 // Each query lane's arithmetic is independent of the other lanes and of the tiling: key blocks are
 // aligned to absolute multiples of NK, and keys a row cannot see contribute exact zeros (p = 0,
 // alpha = 1), so a row's result depends only on its sequence, never on the batch, the tile or item it
@@ -35,186 +36,19 @@
 #include <type_traits>
 #include <vector>
 
-#include "rows.h"
+#include "attention_blocks.h"
 
 #pragma GCC visibility push(hidden)
 namespace GATUN_NS {
 namespace {
 
-#ifndef GATUN_ATTN_QV
-#ifdef GATUN_AVX512
-#define GATUN_ATTN_QV 4   // query vectors per tile: MQ = 64
-#define GATUN_ATTN_KR 6   // keys per QK register block (KR * QV = 24 accumulators of 32 zmm)
-#define GATUN_ATTN_DR 6   // head-dim rows per PV register block
-#else
-#define GATUN_ATTN_QV 2   // MQ = 16; 12 accumulators + 2 Qt + a broadcast of 16 ymm
-#define GATUN_ATTN_KR 6
-#define GATUN_ATTN_DR 6
-#endif
-#endif
-#ifndef GATUN_ATTN_NK
-#define GATUN_ATTN_NK 64  // keys per block
-#endif
 #ifndef GATUN_ATTN_PACK32
 #define GATUN_ATTN_PACK32 0  // 1: copy fp32 K/V blocks into contiguous buffers too (measured: slower)
 #endif
-constexpr int QV = GATUN_ATTN_QV, KR = GATUN_ATTN_KR, DR = GATUN_ATTN_DR, NK = GATUN_ATTN_NK;
-constexpr int MQ = QV * W;
 constexpr int kMaxHeadDim = 256;  // both entries reject larger head_dim
 // scores are kept in base 2 (scale * log2(e) folded into Q), so the softmax takes exp2: no
 // multiply and a one-step range reduction per score
 constexpr float kLog2e = 1.44269504088896341f, kLn2 = 0.693147180559945309f;
-
-// Software prefetch spread over a loop: walks `rows` rows of `lines` cache lines (row r at
-// row_at(r)), issuing a few line prefetches (into L2) per step so the misses overlap compute
-// instead of stalling on full miss queues.
-template <class RowAt>
-struct RowsPrefetch {
-  RowAt row_at;
-  int rows = 0, lines = 0, r = 0, l = 0;
-  inline __attribute__((always_inline)) void step(int n) {
-    for (; n > 0 && r < rows; --n) {
-      _mm_prefetch((const char*)row_at(r) + l * 64, _MM_HINT_T1);
-      if (++l == lines) l = 0, ++r;
-    }
-  }
-  int left() const { return r < rows ? (rows - r) * lines - l : 0; }
-};
-template <class RowAt>
-RowsPrefetch(RowAt, int, int) -> RowsPrefetch<RowAt>;
-
-// rows `stride` bytes apart: K/V rows of one head are Hkv*D apart, which the hardware prefetchers
-// lose at every 4 KiB page
-struct StridedRows {
-  const char* base = nullptr;
-  long long stride = 0;
-  const char* operator()(int r) const { return base + r * stride; }
-};
-using Prefetch = RowsPrefetch<StridedRows>;
-
-// ---------------------------------------------------------------- micro-kernels
-// NV: the tile's active query vectors (QV, or fewer for the last tile of a sequence); lanes past
-// them are neither computed nor read.
-// St[r][:] = sum_d K[r][d] * Qt[d][:] for r < R
-template <int R, int NV>
-VI void qk_rows(const float* __restrict Qt, int D, const float* __restrict K, long long ldk, float* __restrict St,
-                vf* mx) {
-  vf acc[R][NV];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = vset1(0.f);
-  const float* kp[R];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) kp[r] = K + r * ldk;
-  for (int d = 0; d < D; ++d) {
-    vf q[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) q[v] = load(F32{}, Qt + d * MQ + v * W);
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const vf b = vset1(kp[r][d]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = vfma(b, q[v], acc[r][v]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) store(F32{}, St + r * MQ + v * W, acc[r][v]), mx[v] = vmax(mx[v], acc[r][v]);
-}
-
-// register blocks of R rows for NV active vectors: KR * QV (or DR * QV) accumulators whatever NV
-// (enough independent FMA chains), at most 12 rows (the remainder cases below)
-constexpr int rows_for(int r, int nv) { return nv == QV ? r : std::min(12, r * QV / nv); }
-
-template <int NV>
-__attribute__((noinline)) void qk_block(const float* Qt, int D, const float* K, long long ldk, int nk, float* St,
-                                        vf* mx, Prefetch& pf) {
-  constexpr int R = rows_for(KR, NV);
-  const int per = (pf.left() + (nk + R - 1) / R - 1) / ((nk + R - 1) / R);
-  int j = 0;
-  for (; j + R <= nk; j += R) {
-    pf.step(per);
-    qk_rows<R, NV>(Qt, D, K + j * ldk, ldk, St + j * MQ, mx);
-  }
-  pf.step(pf.left());
-  if constexpr (R > 1) {
-    if (j < nk) {
-      const int rem = nk - j;
-      // remainder: one smaller register block (rem < R)
-      switch (rem) {
-#define QK_CASE(n) case n: if constexpr (n < R) qk_rows<n, NV>(Qt, D, K + j * ldk, ldk, St + j * MQ, mx); break;
-        QK_CASE(1) QK_CASE(2) QK_CASE(3) QK_CASE(4) QK_CASE(5) QK_CASE(6) QK_CASE(7) QK_CASE(8) QK_CASE(9)
-        QK_CASE(10) QK_CASE(11)
-#undef QK_CASE
-        default: break;
-      }
-    }
-  }
-}
-
-// Ot[d0 + r][:] = alpha * Ot[d0 + r][:] + sum_j V[j][d0 + r] * P[j][:] for r < R
-template <int R, int NV>
-VI void pv_rows(const float* __restrict P, int nk, const float* __restrict V, long long ldv, int d0,
-                float* __restrict Ot, const vf* alpha) {
-  vf acc[R][NV];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = vmul(load(F32{}, Ot + (d0 + r) * MQ + v * W), alpha[v]);
-  const float* vp = V + d0;
-  for (int j = 0; j < nk; ++j, vp += ldv) {
-    vf p[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) p[v] = load(F32{}, P + j * MQ + v * W);
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const vf b = vset1(vp[r]);
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = vfma(b, p[v], acc[r][v]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) store(F32{}, Ot + (d0 + r) * MQ + v * W, acc[r][v]);
-}
-
-template <int NV>
-__attribute__((noinline)) void pv_block(const float* P, int nk, const float* V, long long ldv, int D, float* Ot,
-                                        const vf* alpha, Prefetch& pf) {
-  constexpr int R = rows_for(DR, NV);
-  const int steps = (D + R - 1) / R, per = (pf.left() + steps - 1) / steps;
-  int d = 0;
-  for (; d + R <= D; d += R) {
-    pf.step(per);
-    pv_rows<R, NV>(P, nk, V, ldv, d, Ot, alpha);
-  }
-  pf.step(pf.left());
-  // D is a multiple of 8 and R is 6, 8 or 12, so the remainder is even and below 12
-  switch (D - d) {
-    case 0: break;
-    case 2: pv_rows<2, NV>(P, nk, V, ldv, d, Ot, alpha); break;
-    case 4: pv_rows<4, NV>(P, nk, V, ldv, d, Ot, alpha); break;
-    case 6: pv_rows<6, NV>(P, nk, V, ldv, d, Ot, alpha); break;
-    case 8: pv_rows<8, NV>(P, nk, V, ldv, d, Ot, alpha); break;
-    case 10: pv_rows<10, NV>(P, nk, V, ldv, d, Ot, alpha); break;
-    default:
-      for (; d < D; ++d) pv_rows<1, NV>(P, nk, V, ldv, d, Ot, alpha);
-  }
-}
-
-// f(std::integral_constant<int, nv>) for the active vector count nv in 1 .. QV
-template <class F>
-VI void with_vectors(int nv, F&& f) {
-  switch (nv) {
-    case 1: f(std::integral_constant<int, 1>{}); break;
-    case 2: if constexpr (QV >= 2) f(std::integral_constant<int, 2>{}); break;
-    case 3: if constexpr (QV >= 3) f(std::integral_constant<int, 3>{}); break;
-    default: f(std::integral_constant<int, QV>{}); break;
-  }
-}
 
 // lanes where `a < b` get -inf
 VI vf mask_lt(vf x, vf a, vf b) {
