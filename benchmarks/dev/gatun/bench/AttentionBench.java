@@ -44,7 +44,7 @@ final class AttentionBench {
             try (TorchPeer peer = TorchPeer.start(device, "linear", m, n, k)) {
                 Ceilings.Measured r = ceilings.computeBound(device, () -> Ops.linear(x2, w2, null, y), reps, peer);
                 return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", r.seconds(),
-                        2.0 * m * n * k / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), "FMA peak", r.peerSeconds() != null ? "torch linear" : null, r.peerSeconds());
+                        2.0 * m * n * k / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), "FMA peak", r.peer("torch linear"), r.peerSeconds());
             }
         }
     }
@@ -58,7 +58,7 @@ final class AttentionBench {
             try (TorchPeer peer = TorchPeer.start(device, "prefill", heads, seq, dim, 1)) {
                 Ceilings.Measured r = ceilings.computeBound(device, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps, peer);
                 return new BenchRow("prefill", device.kind().id(), "fp32", "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", r.seconds(),
-                        flops / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), "FMA peak", r.peerSeconds() != null ? "torch sdpa" : null, r.peerSeconds());
+                        flops / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), "FMA peak", r.peer("torch sdpa"), r.peerSeconds());
             }
         }
     }
@@ -84,7 +84,7 @@ final class AttentionBench {
                         Ceilings.Memory.READ, (long) bytes, peer);
                 return new BenchRow("decode", device.kind().id(), dtype.id(), "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim + " bs" + blockSize,
                         bytes / (1 << 20), "MiB of K/V read", r.seconds(), bytes / r.seconds() / 1e9, "GB/s", r.ceiling(), Ceilings.Memory.READ.label,
-                        r.peerSeconds() != null ? "torch sdpa" : null, r.peerSeconds());
+                        r.peer("torch sdpa"), r.peerSeconds());
             }
         }
     }

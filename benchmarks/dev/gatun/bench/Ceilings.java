@@ -50,7 +50,10 @@ final class Ceilings {
      * An op's median seconds, the median of its ceiling (GB/s or GFLOP/s) and of its peer's seconds
      * (null: no peer ran).
      */
-    record Measured(double seconds, double ceiling, Double peerSeconds) {}
+    record Measured(double seconds, double ceiling, Double peerSeconds) {
+        /** The peer's name for a row: {@code name} where a peer ran, else null. */
+        String peer(String name) { return peerSeconds == null ? null : name; }
+    }
 
     /**
      * Times {@code op} on {@code device} beside the {@code memory} ceiling over {@code bytes} (the

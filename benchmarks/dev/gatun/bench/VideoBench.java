@@ -73,7 +73,7 @@ final class VideoBench {
 
     private static BenchRow row(Device device, String op, String shape, double flops, Ceilings.Measured m) {
         return new BenchRow(op, device.kind().id(), "fp32", shape, flops / 1e9, "GFLOP", m.seconds(), flops / m.seconds() / 1e9, "GFLOP/s",
-                m.ceiling(), "FMA peak", m.peerSeconds() == null ? null : "torch sdpa", m.peerSeconds());
+                m.ceiling(), "FMA peak", m.peer("torch sdpa"), m.peerSeconds());
     }
 
     private static Tensor random(Device device, Shape s, int salt) {
