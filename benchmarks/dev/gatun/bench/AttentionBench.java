@@ -20,21 +20,26 @@ import java.util.Set;
 final class AttentionBench {
     private AttentionBench() {}
 
-    /** Each op of {@code ops} at each size of its sweep: n = k of the GEMM, the prefill's sequence, the decode's context. */
+    /**
+     * Each op of {@code ops} at each size of its sweep: n = k of the GEMM, the prefill's sequence,
+     * the decode's batch and context (a long single sequence, a mid-size batch over growing contexts
+     * and a large batch of short ones: the range a serving engine sees).
+     */
     static List<BenchRow> run(Device device, Set<String> ops, boolean quick, int repetitions, Ceilings ceilings) {
         boolean emu = device.kind() == DeviceKind.EMU;
         int reps = emu ? Math.min(3, repetitions) : repetitions;
         int[] gemm = emu ? new int[] {128, 256} : quick ? new int[] {512, 1024} : new int[] {1024, 2048, 4096};
-        int[] seqs = emu ? new int[] {64, 128} : quick ? new int[] {256, 512} : new int[] {512, 1024, 2048};
-        int[] contexts = emu ? new int[] {128, 256} : quick ? new int[] {512, 1024} : new int[] {1024, 2048, 4096};
+        int[] seqs = emu ? new int[] {64, 128} : quick ? new int[] {256, 512} : new int[] {512, 1024, 2048, 4096};
+        int[][] batchContexts = emu ? new int[][] {{2, 128}, {2, 256}} : quick ? new int[][] {{4, 512}, {4, 1024}}
+                : new int[][] {{1, 8192}, {16, 1024}, {16, 2048}, {16, 4096}, {64, 1024}};
         List<BenchRow> rows = new ArrayList<>();
         if (ops.contains("linear")) for (int nk : gemm) rows.add(linear(device, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
         if (ops.contains("prefill")) for (int seq : seqs) rows.add(prefill(device, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
         // fp32, and bf16: the cache a model loaded in its checkpoint's bf16 gets
         if (ops.contains("decode"))
             for (DType dtype : List.of(DType.F32, DType.BF16))
-                for (int context : contexts)
-                    rows.add(decode(device, dtype, emu ? 2 : quick ? 4 : 16, context, emu ? 4 : 32, emu ? 2 : 8, emu ? 64 : 128, reps, ceilings));
+                for (int[] bc : batchContexts)
+                    rows.add(decode(device, dtype, bc[0], bc[1], emu ? 4 : 32, emu ? 2 : 8, emu ? 64 : 128, reps, ceilings));
         return rows;
     }
 
