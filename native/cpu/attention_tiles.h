@@ -90,9 +90,12 @@ VI vf lane_index() {
 template <class Dt>
 struct SegmentKV {
   using T = typename Dt::T;
-  // fp32 rows are read in place. V too: on a Zen 4 core, copying V blocks into contiguous rows (so
-  // that the P.V broadcasts do not share the L1 sets of rows 4 KiB apart) cost more than it saved
-  static constexpr bool kDirect = sizeof(T) == 4 && !GATUN_ATTN_PACK32;
+  // fp32 K rows are read in place. V rows too with 16-lane vectors: on a Zen 4 core, copying V
+  // blocks into contiguous rows (so that the P.V broadcasts do not share the L1 sets of rows 4 KiB
+  // apart) cost more than it saved. With 8-lane vectors a V row feeds only 12 FMAs (6 cycles), too
+  // few to hide its L2 latency: there the copy wins (AVX2 build, causal h8 d128, paired runs in one
+  // process: s512/s1024/s2048 2-6% faster)
+  static constexpr bool kDirect = sizeof(T) == 4 && !GATUN_ATTN_PACK32, kDirectV = kDirect && W == 16;
   const T *K, *V;    // key L of the sequence, this kv head
   long long ldk;
   int D;
@@ -101,9 +104,9 @@ struct SegmentKV {
   int L;
   inline __attribute__((always_inline)) const T* k_row(int j) const { return j < L ? Kt + j * ldt : K + (j - L) * ldk; }
   inline __attribute__((always_inline)) const T* v_row(int j) const { return j < L ? Vt + j * ldt : V + (j - L) * ldk; }
-  template <class Row>
+  template <bool Direct, class Row>
   inline __attribute__((always_inline)) const float* fp32_block(Row row, int ub, int ue, float* buf, long long& ld) const {
-    if constexpr (kDirect) {
+    if constexpr (Direct) {
       if (ub >= L || ue <= L) {  // one segment: fp32 rows read in place
         ld = ub >= L ? ldk : ldt;
         return (const float*)row(ub);
@@ -114,10 +117,10 @@ struct SegmentKV {
     return buf;
   }
   inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
-    return fp32_block([&](int j) { return k_row(j); }, ub, ue, Kb, ld);
+    return fp32_block<kDirect>([&](int j) { return k_row(j); }, ub, ue, Kb, ld);
   }
   inline __attribute__((always_inline)) const float* v_block(int ub, int ue, float* Vb, long long& ld) const {
-    return fp32_block([&](int j) { return v_row(j); }, ub, ue, Vb, ld);
+    return fp32_block<kDirectV>([&](int j) { return v_row(j); }, ub, ue, Vb, ld);
   }
   inline __attribute__((always_inline)) void kv_padded(int ub, int ue, float* Kb, float* Vb, int ld) const {
     for (int j = ub; j < ue; ++j)
