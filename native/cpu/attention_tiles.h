@@ -16,9 +16,10 @@
 //                                 FMA with Qt[d][:]; it also keeps each lane's running max, so the
 //                                 softmax needs no max pass
 //   Ot [D][MQ] += V_blkᵀ . St     pv_block: broadcast V[j][d], FMA with P[j][:]
-// so neither K nor V needs a transpose (fp32 rows are read in place, Hkv*D apart; fp16/bf16 and paged
-// blocks are widened/gathered into small fp32 buffers), and the softmax max/sum over keys are
-// vertical vector ops per query lane: no horizontal reductions. The sub-tiles of an item share each
+// so neither K nor V needs a transpose (fp32 K rows, and V rows on the AVX-512 build, are read in
+// place, Hkv*D apart; the rest is copied, widened or gathered into small fp32 buffers: SegmentKV
+// says why), and the softmax max/sum over keys are vertical vector ops per query lane: no
+// horizontal reductions. The sub-tiles of an item share each
 // K/V block while it is in cache, and (contiguous) the next block is prefetched into L2 during the
 // current one (rows 4 KiB apart defeat the hardware prefetchers). Outputs at least the size of the
 // threads' L2s go out with streaming stores (TileArgs::stream_out).
