@@ -95,7 +95,7 @@ struct SegmentKV {
   // blocks into contiguous rows (so that the P.V broadcasts do not share the L1 sets of rows 4 KiB
   // apart) cost more than it saved. With 8-lane vectors a V row feeds only 12 FMAs (6 cycles), too
   // few to hide its L2 latency: there the copy wins (AVX2 build, causal h8 d128, paired runs in one
-  // process: s512/s1024/s2048 2-6% faster)
+  // process: s512/s1024/s2048 2-7% faster)
   static constexpr bool kDirect = sizeof(T) == 4 && !GATUN_ATTN_PACK32, kDirectV = kDirect && W == 16;
   const T *K, *V;    // key L of the sequence, this kv head
   long long ldk;
