@@ -19,6 +19,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * {@code ./gatun bench}: every op on the best device (and on emu, whose figures are emulation, not
@@ -43,8 +44,9 @@ public final class BenchMain {
                               ceiling and peer, % of ceiling per row, speed relative to the peer
             """;
 
-    /** The ops --op selects, in the order the bench runs them. */
-    static final List<String> OPS = List.of("softmax", "rmsnorm", "rowsum", "linear", "prefill", "decode", "video");
+    /** The ops --op selects, in the order the bench runs them: the row ops' own names, then attention's and video's. */
+    static final List<String> OPS = Stream.concat(OpBench.all().stream().map(OpBench::name),
+            Stream.of("linear", "prefill", "decode", "video")).toList();
 
     private BenchMain() {}
 
