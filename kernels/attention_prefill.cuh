@@ -1,4 +1,5 @@
-// attention_prefill.cuh — flash attention prefill (FlashAttention-2 algorithm on SIMT FMA):
+// attention_prefill.cuh — flash attention prefill (FlashAttention-2 algorithm; fp32 on SIMT FMA,
+// fp16/bf16 on tensor cores: attention_tile_mma.cuh):
 // tiled over queries and keys, online softmax in fp32, the S×S score matrix is never
 // materialised. Variable-length packed batches (cu_seqlens), GQA/MQA, causal
 // (bottom-right aligned), sliding window, log-sum-exp output.
@@ -7,7 +8,8 @@
 //   kernel  gatun_attention_prefill_{f32,f16,bf16}_d{64,128}   (MAX_D = 64 or 128)
 //   grid    (ceil(max_seqlen_q / 64), num_q_heads, batch)        kBlockM = 64 query rows
 //   block   (128, 1, 1)                                          kThreads = 4 warps
-//   dynamic shared memory, bytes (same for every dtype; smem holds fp32):
+//   dynamic shared memory, bytes (same for every dtype; the SIMT body's fp32 tiles, which the
+//   tensor-core body's 16-bit tiles fit within):
 //           4 * ((64 + 32) * (MAX_D + 4) + 32 * MAX_D + 64 * 36)
 //           d64:  43,520 B  (below 48 KiB, no attribute needed)
 //           d128: 76,288 B  (above 48 KiB: set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
@@ -28,7 +30,7 @@
 //   out[i] = softmax(scale * q_i·K^T) V; lse[i] = ln sum_j exp(scale * q_i·k_j) (natural log).
 //   A row that sees no key gets out = 0 and lse = -inf.
 //
-// ---- Work split --------------------------------------------------------------------------
+// ---- Work split (the SIMT body; the tensor-core body's is in attention_tile_mma.cuh) -------
 //   One block = 64 query rows of one (sequence, q head). Warp w owns rows 16w..16w+15; lane
 //   = rg*8 + x (rg 0..3, x 0..7) owns the 4 rows 16w + 4i + rg (i < 4).
 //   Per key tile of 32 keys (K and V staged in shared memory as fp32, coalesced 16-byte
@@ -52,8 +54,9 @@
 //   (video_attention.cuh): a map object says where rows and keys live; the arithmetic is this.
 //
 // ---- Numerics / determinism ----------------------------------------------------------------
-//   fp32 everywhere (scores, softmax via exp2f with log2(e) folded into the scale, P·V);
-//   out rounded to T once (round-to-nearest-even). For one row the sequence of operations
+//   fp32 scores, softmax via exp2f with log2(e) folded into the scale, fp32 P·V accumulation;
+//   the fp16/bf16 body rounds P to T before P·V (as FlashAttention does). Out rounded to T once
+//   (round-to-nearest-even). For one row the sequence of operations
 //   depends only on the row's position in its sequence, len_q, len_k, the flags and head_dim
 //   (tile boundaries are multiples of 32 from key 0; a tile fully masked for a row leaves its
 //   state bit-identical), so results are batch invariant and independent of thread order.
@@ -129,12 +132,14 @@ __device__ __forceinline__ float4 f4(float x, float y, float z, float w) {
     return r;
 }
 
-// Stages ROWS rows of MAX_D columns into dst (row stride dst_stride floats) as fp32: row r from
-// row(r), a pointer to its first element or nullptr. Null rows and columns >= head_dim become 0 (so
-// that 0-probability keys never meet the NaN poison of fresh shared memory). Consecutive threads
-// take consecutive 8-element chunks of a row: coalesced 16-byte loads where rows are contiguous.
-template <int MAX_D, int ROWS, typename T, typename RowFn>
-__device__ __forceinline__ void stage_rows(float* dst, int dst_stride, const RowFn& row, int head_dim) {
+// Stages ROWS rows of MAX_D columns into dst (row stride dst_stride elements): row r from row(r),
+// a pointer to its first element or nullptr. Null rows and columns >= head_dim become 0 (so that
+// 0-probability keys never meet the NaN poison of fresh shared memory). Dst float: widened to
+// fp32 (the SIMT body); Dst T (16-bit): copied as they are (the tensor-core body). Consecutive
+// threads take consecutive 8-element chunks of a row: coalesced 16-byte loads where rows are
+// contiguous.
+template <int MAX_D, int ROWS, typename T, typename Dst, typename RowFn>
+__device__ __forceinline__ void stage_rows(Dst* dst, int dst_stride, const RowFn& row, int head_dim) {
     constexpr int kChunks = MAX_D / 8;
     static_assert((ROWS * kChunks) % kThreads == 0, "stage_rows: chunks per thread");
 #pragma unroll
@@ -143,16 +148,24 @@ __device__ __forceinline__ void stage_rows(float* dst, int dst_stride, const Row
         const int r = c / kChunks;
         const int col = (c % kChunks) * 8;
         const T* src = row(r);
-        float v[8];
-        if (src != nullptr && col < head_dim) {
-            load8(src + col, v);
-        } else {
+        const bool in = src != nullptr && col < head_dim;
+        Dst* d = dst + r * dst_stride + col;
+        if constexpr (sizeof(Dst) == sizeof(float)) {
+            float v[8];
+            if (in) {
+                load8(src + col, v);
+            } else {
 #pragma unroll
-            for (int e = 0; e < 8; ++e) v[e] = 0.0f;
+                for (int e = 0; e < 8; ++e) v[e] = 0.0f;
+            }
+            *reinterpret_cast<float4*>(d) = f4(v[0], v[1], v[2], v[3]);
+            *reinterpret_cast<float4*>(d + 4) = f4(v[4], v[5], v[6], v[7]);
+        } else {
+            uint4 w;
+            w.x = w.y = w.z = w.w = 0u;
+            if (in) w = *reinterpret_cast<const uint4*>(src + col);
+            *reinterpret_cast<uint4*>(d) = w;
         }
-        float* d = dst + r * dst_stride + col;
-        *reinterpret_cast<float4*>(d) = f4(v[0], v[1], v[2], v[3]);
-        *reinterpret_cast<float4*>(d + 4) = f4(v[4], v[5], v[6], v[7]);
     }
 }
 
@@ -260,8 +273,9 @@ struct VarlenMap {
     __device__ __forceinline__ const T* v_row(int n) const { return n < len_k ? kv.v_row(n) : nullptr; }
 };
 
+// The SIMT body (fp32 inputs): K and V staged as fp32, scores and P.V on fp32 FMAs.
 template <typename T, int MAX_D, typename Map>
-__device__ __forceinline__ void attention_tile_body(Map map, int head_dim, float scale) {
+__device__ __forceinline__ void attention_tile_body_simt(Map map, int head_dim, float scale) {
     static_assert(MAX_D % 32 == 0, "MAX_D must be a multiple of 32");
     constexpr int kQStride = MAX_D + 4;   // Q and K rows: float4 reads conflict-free
     constexpr int kVStride = MAX_D;       // V rows: read contiguously
@@ -455,6 +469,17 @@ __device__ __forceinline__ void attention_tile_body(Map map, int head_dim, float
     }
 }
 
+template <typename T, int MAX_D, typename Map>
+__device__ __forceinline__ void attention_tile_body_mma(Map map, int head_dim, float scale);  // attention_tile_mma.cuh
+
+// The tile body of every kernel built on this file (prefill, paged prefill, video attention):
+// tensor cores for 16-bit inputs, the SIMT body for fp32 (whose tests promise fp32 accuracy).
+template <typename T, int MAX_D, typename Map>
+__device__ __forceinline__ void attention_tile_body(Map map, int head_dim, float scale) {
+    if constexpr (sizeof(T) == 2) attention_tile_body_mma<T, MAX_D>(map, head_dim, scale);
+    else attention_tile_body_simt<T, MAX_D>(map, head_dim, scale);
+}
+
 template <typename T, int MAX_D>
 __device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const T* __restrict__ k,
                                                   const T* __restrict__ v, T* __restrict__ out,
@@ -479,3 +504,5 @@ __device__ __forceinline__ void attention_prefill(const T* __restrict__ q, const
 
 }  // namespace prefill
 }  // namespace gatun
+
+#include "attention_tile_mma.cuh"

@@ -3,7 +3,8 @@
 // It is the flash prefill kernel of attention_prefill.cuh (same body, same tiling, same
 // arithmetic order) with a K/V tile loader that reads through the block table.
 //
-// ---- Tensors (contiguous; T in {float, __half, __nv_bfloat16}; all arithmetic fp32) ---------
+// ---- Tensors (contiguous; T in {float, __half, __nv_bfloat16}; fp32 arithmetic, P rounded to a
+//      16-bit T before P·V as in attention_prefill.cuh) --------------------------------------------
 //   q, out        [total_q, num_q_heads, head_dim] T, packed varlen by cu_seqlens_q [batch+1]
 //   k/v_cache     [num_blocks, block_size, num_kv_heads, head_dim] T
 //   block_tables  [batch, max_blocks_per_seq] int32 (physical block ids, any order)

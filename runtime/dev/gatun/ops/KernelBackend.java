@@ -237,7 +237,7 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
         launcher.launch(new Kernel(module, name), grid, Dim3.of(threads), sharedBytes, device.defaultStream(), args);
     }
 
-    /** kernels/attention_prefill.cuh: 64 query rows per CTA, K/V tiles of 32 keys staged in fp32. */
+    /** kernels/attention_prefill.cuh: 64 query rows per CTA, K/V tiles of 32 keys (the fp32 body's size, which the 16-bit one fits). */
     private static int prefillSharedBytes(int headDim) {
         int maxD = headDim <= 64 ? 64 : 128;
         return 4 * ((PREFILL_ROWS + 32) * (maxD + 4) + 32 * maxD + PREFILL_ROWS * 36);
