@@ -42,7 +42,9 @@ class PrefillKernelTest {
         return TestDevices.small()
                 ? List.of(new Case(2, 1, 64, true, -1), new Case(2, 2, 72, false, 5))
                 : List.of(new Case(4, 4, 64, true, -1), new Case(8, 2, 80, false, -1), new Case(8, 1, 128, true, 40),
-                        new Case(4, 1, 96, false, 17), new Case(4, 2, 72, true, -1));
+                        new Case(4, 1, 96, false, 17), new Case(4, 2, 72, true, -1),
+                        // 40: below the d64 build's width and not whole 16-column MMA blocks
+                        new Case(2, 1, 40, true, 9));
     }
 
     /** Query and key lengths per sequence: key lengths past the query length are earlier chunks. */
