@@ -209,6 +209,16 @@ record KernelBackend(Device device, KernelLauncher launcher) implements Backend 
                 c.headDim(), perCta, mtiles, c.scale(), c.causal() ? 1 : 0);
     }
 
+    /** kernels/peak.cuh: the fp32 FMA probe, 256 threads per block. */
+    void fmaPeak(Tensor out, int blocks, float mul, float add, int iterations) {
+        launch("peak", "gatun_fma_peak_f32", Dim3.of(blocks), 256, out, mul, add, iterations);
+    }
+
+    /** kernels/peak.cuh: the tensor-core probe, 4 warps per block. */
+    void mmaPeak(DType dtype, Tensor out, int blocks, float value, int iterations) {
+        launch("peak", "gatun_mma_peak_" + suffix(dtype), Dim3.of(blocks), 128, out, value, iterations);
+    }
+
     /** A tensor argument, or a null pointer. */
     private static Object orNull(Tensor t) { return t == null ? (Object) 0L : t; }
 

@@ -38,7 +38,9 @@ public record LaunchBounds(String prefix, int maxThreads, int maxDynamicSharedBy
             new LaunchBounds("gatun_patchify_", 256, 0, false),
             new LaunchBounds("gatun_unpatchify_", 256, 0, false),
             new LaunchBounds("gatun_timestep_embedding_", 256, 0, false),
-            new LaunchBounds("gatun_video_attention_", 128, 76288, true));
+            new LaunchBounds("gatun_video_attention_", 128, 76288, true),
+            new LaunchBounds("gatun_fma_peak_", 256, 0, true),
+            new LaunchBounds("gatun_mma_peak_", 128, 0, true));
 
     /** The family of {@code kernel}, if Gatun launches it. */
     public static Optional<LaunchBounds> of(String kernel) {
