@@ -34,7 +34,11 @@ final class AttentionBench {
                 : new int[][] {{1, 8192}, {16, 1024}, {16, 2048}, {16, 4096}, {64, 1024}};
         List<BenchRow> rows = new ArrayList<>();
         if (ops.contains("linear")) for (int nk : gemm) rows.add(linear(device, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
-        if (ops.contains("prefill")) for (int seq : seqs) rows.add(prefill(device, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
+        // fp32 everywhere; on a GPU also bf16, which runs on its tensor cores
+        List<DType> prefillTypes = device.kind() == DeviceKind.CUDA ? List.of(DType.F32, DType.BF16) : List.of(DType.F32);
+        if (ops.contains("prefill"))
+            for (DType dtype : prefillTypes)
+                for (int seq : seqs) rows.add(prefill(device, dtype, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
         // fp32, and bf16: the cache a model loaded in its checkpoint's bf16 gets
         if (ops.contains("decode"))
             for (DType dtype : List.of(DType.F32, DType.BF16))
@@ -47,23 +51,24 @@ final class AttentionBench {
         try (Tensor x = random(device, m, 1, k); Tensor w = random(device, n, 1, k);
              Tensor x2 = x.reshape(m, k); Tensor w2 = w.reshape(n, k); Tensor y = Tensor.empty(device, DType.F32, m, n)) {
             try (TorchPeer peer = TorchPeer.start(device, "linear", m, n, k)) {
-                Ceilings.Measured r = ceilings.computeBound(device, () -> Ops.linear(x2, w2, null, y), reps, peer);
+                Ceilings.Measured r = ceilings.computeBound(device, DType.F32, () -> Ops.linear(x2, w2, null, y), reps, peer);
                 return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", r.seconds(),
-                        2.0 * m * n * k / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), "FMA peak", r.peer("torch linear"), r.peerSeconds());
+                        2.0 * m * n * k / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), r.ceilingName(), r.peer("torch linear"), r.peerSeconds());
             }
         }
     }
 
-    private static BenchRow prefill(Device device, int heads, int seq, int dim, int reps, Ceilings ceilings) {
-        try (Tensor q = random(device, seq, heads, dim); Tensor k = random(device, seq, heads, dim); Tensor v = random(device, seq, heads, dim);
-             Tensor out = Tensor.empty(device, DType.F32, seq, heads, dim); Tensor lse = Tensor.empty(device, DType.F32, seq, heads)) {
+    private static BenchRow prefill(Device device, DType dtype, int heads, int seq, int dim, int reps, Ceilings ceilings) {
+        try (Tensor q = random(device, dtype, seq, heads, dim); Tensor k = random(device, dtype, seq, heads, dim);
+             Tensor v = random(device, dtype, seq, heads, dim); Tensor out = Tensor.empty(device, dtype, seq, heads, dim);
+             Tensor lse = Tensor.empty(device, DType.F32, seq, heads)) {
             int[] cu = {0, seq};
             float scale = (float) (1 / Math.sqrt(dim));
             double flops = 4.0 * seq * seq * dim * heads / 2; // causal: half of QKᵀ and PV
-            try (TorchPeer peer = TorchPeer.start(device, "prefill", heads, seq, dim, 1)) {
-                Ceilings.Measured r = ceilings.computeBound(device, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps, peer);
-                return new BenchRow("prefill", device.kind().id(), "fp32", "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", r.seconds(),
-                        flops / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), "FMA peak", r.peer("torch sdpa"), r.peerSeconds());
+            try (TorchPeer peer = TorchPeer.start(device, "prefill", heads, seq, dim, 1, dtype == DType.BF16 ? 1 : 0)) {
+                Ceilings.Measured r = ceilings.computeBound(device, dtype, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps, peer);
+                return new BenchRow("prefill", device.kind().id(), dtype.id(), "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", r.seconds(),
+                        flops / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), r.ceilingName(), r.peer("torch sdpa"), r.peerSeconds());
             }
         }
     }
@@ -88,7 +93,7 @@ final class AttentionBench {
                 Ceilings.Measured r = ceilings.memoryBound(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps,
                         Ceilings.Memory.READ, (long) bytes, peer);
                 return new BenchRow("decode", device.kind().id(), dtype.id(), "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim + " bs" + blockSize,
-                        bytes / (1 << 20), "MiB of K/V read", r.seconds(), bytes / r.seconds() / 1e9, "GB/s", r.ceiling(), Ceilings.Memory.READ.label,
+                        bytes / (1 << 20), "MiB of K/V read", r.seconds(), bytes / r.seconds() / 1e9, "GB/s", r.ceiling(), r.ceilingName(),
                         r.peer("torch sdpa"), r.peerSeconds());
             }
         }

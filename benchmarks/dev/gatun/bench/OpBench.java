@@ -62,7 +62,7 @@ record OpBench(String name, boolean readOnly, BytesMoved bytes, Runner runner) {
                 Ceilings.Measured m = ceilings.memoryBound(device, action, device.kind() == DeviceKind.EMU ? Math.min(5, repetitions) : repetitions, memory,
                         (long) moved, null);
                 out.add(new BenchRow(name, device.kind().id(), dtype.id(), rows + "x" + cols, moved / (1 << 20), "MiB moved", m.seconds(), moved / m.seconds() / 1e9, "GB/s",
-                        m.ceiling(), memory.label, null, null));
+                        m.ceiling(), m.ceilingName(), null, null));
             } finally {
                 owned.forEach(Tensor::close);
             }

@@ -45,6 +45,24 @@ final class Timing {
         };
     }
 
+    /** A probe that runs {@code action} on {@code device}'s default stream and gives its seconds by the device's events. */
+    static Probe deviceSeconds(Device device, Runnable action) {
+        return () -> {
+            try (Event start = device.newEvent(); Event end = device.newEvent()) {
+                start.record(device.defaultStream());
+                action.run();
+                end.record(device.defaultStream());
+                return end.elapsedMillisSince(start) / 1e3;
+            }
+        };
+    }
+
+    /** A probe that gives {@code work} (FLOPs or bytes) per second of one run of {@code action} on {@code device}, in billions. */
+    static Probe deviceRate(Device device, Runnable action, double work) {
+        Probe seconds = deviceSeconds(device, action);
+        return () -> work / seconds.measure() / 1e9;
+    }
+
     /**
      * The median seconds of {@code action}, then the median figure of each probe, the probes
      * run once each after every repetition of the action (after the action's warm-up and two

@@ -2,6 +2,7 @@ package dev.gatun.bench;
 
 import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
+import dev.gatun.device.DeviceKind;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -16,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * PyTorch on the CPU, measured in the same run on the same shape and thread count: its
+ * PyTorch on the op's device (the CPU, at the same thread count, or the GPU), measured in the same
+ * run on the same shape: its
  * scaled_dot_product_attention is the peer for prefill, decode and video attention,
  * nn.functional.linear for the GEMM. Video attention takes [1, T, S, H, D] latents to the output
  * in the same layout, as a model would: the peer's time includes its reshapes and transposes into
@@ -28,19 +30,22 @@ import java.util.concurrent.locks.LockSupport;
 final class TorchPeer implements Timing.Probe, AutoCloseable {
     private static final String SCRIPT = """
             import os, sys, threading, time, torch
-            op, threads = sys.argv[1], int(sys.argv[2])
+            op, threads, dev = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+            args = list(map(int, sys.argv[4:]))
             torch.set_num_threads(threads)
+            torch.set_default_device(dev)
+            sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
             sdpa = torch.nn.functional.scaled_dot_product_attention
             if op == "linear":
-                m, n, k = map(int, sys.argv[3:6])
+                m, n, k = args[:3]
                 x, w = torch.randn(m, k), torch.randn(n, k)
                 run = lambda: torch.nn.functional.linear(x, w)
             elif op == "prefill":
-                h, s, d, causal = map(int, sys.argv[3:7])
-                q, k, v = (torch.randn(1, h, s, d) for _ in range(3))
+                h, s, d, causal, bf16 = args[:5]
+                q, k, v = (torch.randn(1, h, s, d, dtype=torch.bfloat16 if bf16 else torch.float32) for _ in range(3))
                 run = lambda: sdpa(q, k, v, is_causal=bool(causal))
             elif op == "video":
-                mode, t, s, h, d = map(int, sys.argv[3:8])  # mode 0 full 3D, 1 spatial, 2 temporal
+                mode, t, s, h, d = args[:5]  # mode 0 full 3D, 1 spatial, 2 temporal
                 q, k, v = (torch.randn(1, t, s, h, d) for _ in range(3))
                 if mode == 0:
                     to = lambda x: x.reshape(1, t * s, h, d).transpose(1, 2)
@@ -53,7 +58,7 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
                     back = lambda o: o.permute(2, 0, 1, 3).reshape(1, t, s, h, d)
                 run = lambda: back(sdpa(to(q), to(k), to(v)))
             else:
-                b, ctx, hq, hkv, d, bf16 = map(int, sys.argv[3:9])
+                b, ctx, hq, hkv, d, bf16 = args[:6]
                 dt = torch.bfloat16 if bf16 else torch.float32
                 q = torch.randn(b, hq, 1, d, dtype=dt)
                 k, v = (torch.randn(b, hkv, ctx, d, dtype=dt) for _ in range(2))
@@ -74,13 +79,15 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
                     if all(states):
                         return
                     time.sleep(0.0005)
-            run()
-            idle()
+            run(); sync()
+            if dev == "cpu":
+                idle()
             print("ready torch=%s" % torch.__version__, flush=True)
             for line in sys.stdin:
                 run()  # untimed: the op just ran on these cores, as the op's own turn does after this one
-                t0 = time.perf_counter(); run(); elapsed = time.perf_counter() - t0
-                idle()
+                sync(); t0 = time.perf_counter(); run(); sync(); elapsed = time.perf_counter() - t0
+                if dev == "cpu":
+                    idle()
                 print("seconds=%.9f" % elapsed, flush=True)
             """;
 
@@ -118,13 +125,16 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
     }
 
     /**
-     * A started peer for {@code op} with {@code args} at the thread count of the cpu {@code device},
-     * ready to run; null on other devices (it is a CPU peer) or when torch did not start, which it
-     * says on stderr (once when python3 or torch is missing, with the error for any other failure).
+     * A started peer for {@code op} with {@code args}, ready to run: on the cpu device at its thread
+     * count, on the cuda device on the GPU (torch's CUDA build); null on emu, or when torch did not
+     * start, which it says on stderr (once when python3 or torch is missing, with the error for any
+     * other failure, e.g. a torch without CUDA).
      */
     static TorchPeer start(Device device, String op, int... args) {
-        if (!(device instanceof CpuDevice cpu) || missing != null) return null;
-        List<String> command = new ArrayList<>(List.of("python3", "-c", SCRIPT, op, Integer.toString(cpu.library().threads())));
+        if (device.kind() == DeviceKind.EMU || missing != null) return null;
+        int threads = device instanceof CpuDevice cpu ? cpu.library().threads() : 1;
+        List<String> command = new ArrayList<>(List.of("python3", "-c", SCRIPT, op, Integer.toString(threads),
+                device.kind() == DeviceKind.CUDA ? "cuda" : "cpu"));
         for (int a : args) command.add(Integer.toString(a));
         return start(op, command, TIMEOUT);
     }

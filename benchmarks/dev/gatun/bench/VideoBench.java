@@ -60,20 +60,20 @@ final class VideoBench {
             return List.of(row(device, "vid-full", shape, fullFlops, full),
                     row(device, "vid-spat", shape, spatialFlops, spatial),
                     row(device, "vid-temp", shape, temporalFlops, temporal),
-                    row(device, "vid-s+t", shape, pairFlops, new Ceilings.Measured(pair, pairCeiling, peerPair)));
+                    row(device, "vid-s+t", shape, pairFlops, new Ceilings.Measured(pair, pairCeiling, spatial.ceilingName(), peerPair)));
         }
     }
 
     /** {@code op} beside the FMA peak and torch SDPA in {@code mode} (0 full, 1 spatial, 2 temporal). */
     private static Ceilings.Measured measure(Device device, int mode, Shape s, Runnable op, int reps, Ceilings ceilings) {
         try (TorchPeer peer = TorchPeer.start(device, "video", mode, s.frames(), s.patches(), s.heads(), s.dim())) {
-            return ceilings.computeBound(device, op, reps, peer);
+            return ceilings.computeBound(device, DType.F32, op, reps, peer);
         }
     }
 
     private static BenchRow row(Device device, String op, String shape, double flops, Ceilings.Measured m) {
         return new BenchRow(op, device.kind().id(), "fp32", shape, flops / 1e9, "GFLOP", m.seconds(), flops / m.seconds() / 1e9, "GFLOP/s",
-                m.ceiling(), "FMA peak", m.peer("torch sdpa"), m.peerSeconds());
+                m.ceiling(), m.ceilingName(), m.peer("torch sdpa"), m.peerSeconds());
     }
 
     private static Tensor random(Device device, Shape s, int salt) {

@@ -7,6 +7,8 @@ import dev.gatun.device.Devices;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import dev.gatun.tensor.DType;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -112,7 +114,7 @@ class BenchHarnessTest {
             assertEquals(null, m.peerSeconds());
         }
         int before = ops.get();
-        Ceilings.Measured fma = ceilings.computeBound(cpu, op, 3, null);
+        Ceilings.Measured fma = ceilings.computeBound(cpu, DType.F32, op, 3, null);
         assertTrue(fma.ceiling() > 0 && Double.isFinite(fma.ceiling()), "GFLOP/s " + fma.ceiling());
         assertTrue(ops.get() - before > 3, "the op ran beside the FMA probe");
         assertTrue(ceilings.description().contains("median of 3"), ceilings.description());
@@ -133,7 +135,7 @@ class BenchHarnessTest {
             assertEquals(0.5, peer.measure());
             assertTrue(Double.isNaN(peer.measure()) && !peer.ok(), "it stopped after one run");
             assertTrue(Double.isNaN(peer.measure()), "and stays failed");
-            Ceilings.Measured m = Ceilings.measure(cpu, 3).computeBound(cpu, () -> sleep(1), 3, peer);
+            Ceilings.Measured m = Ceilings.measure(cpu, 3).computeBound(cpu, DType.F32, () -> sleep(1), 3, peer);
             assertEquals(null, m.peerSeconds(), "a row whose peer failed has none");
         }
         assertEquals(null, TorchPeer.start("fake", List.of("sh", "-c", "echo Traceback; exit 1"), TorchPeer.TIMEOUT), "never ready");
