@@ -13,11 +13,11 @@ import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.DoubleSummaryStatistics;
 import java.util.Locale;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -123,7 +123,8 @@ public final class BenchMain {
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), repetitions);
         System.out.printf("Gatun bench, %s%n", LocalDate.now());
         System.out.printf("ceilings measured in this run (%s), per row and timed alternately with its op (and the torch peer's runs): "
-                + "copy and read bandwidth over the bytes that op moves, the FMA peak%n", ceilings.description());
+                + "copy and read bandwidth over the bytes that op moves, the FMA peak (on cuda: the GPU's own, and its tensor-core "
+                + "MMA peak for 16-bit rows)%n", ceilings.description());
         List<BenchRow> rows = new ArrayList<>();
         for (Device device : devices) {
             System.out.printf("device: %s%s%n", device.description(), note(device));
@@ -134,8 +135,12 @@ public final class BenchMain {
         }
         System.out.println();
         System.out.print(Table.render(rows));
-        DoubleSummaryStatistics fma = rows.stream().filter(r -> r.ceilingName().equals("FMA peak")).mapToDouble(BenchRow::ceiling).summaryStatistics();
-        if (fma.getCount() > 0) System.out.printf(Locale.ROOT, "FMA peak measured beside the compute-bound rows: %.1f to %.1f GFLOP/s%n", fma.getMin(), fma.getMax());
+        // the peaks each device's compute-bound rows stood beside (the CPU's for emu rows)
+        rows.stream().filter(r -> r.ceilingName().endsWith("peak"))
+                .collect(Collectors.groupingBy(r -> (r.device().equals("cuda") ? "cuda " : "") + r.ceilingName(), TreeMap::new,
+                        Collectors.summarizingDouble(BenchRow::ceiling)))
+                .forEach((peak, s) -> System.out.printf(Locale.ROOT, "%s measured beside the compute-bound rows: %.1f to %.1f GFLOP/s%n",
+                        peak, s.getMin(), s.getMax()));
         return rows;
     }
 
