@@ -127,7 +127,7 @@ final class Ceilings {
             double opSeconds = Timing.deviceSeconds(device, op).measure();
             double calibrationSeconds = Timing.deviceSeconds(device, () -> launch.applyAsDouble(GPU_PEAK_CALIBRATION)).measure();
             int iterations = (int) Math.clamp((long) (GPU_PEAK_CALIBRATION * opSeconds / calibrationSeconds), GPU_PEAK_MIN, GPU_PEAK_MAX);
-            double flops = 2.0 * (mma ? 16 * 16 * 16 * 8 * (elements / 256) : 8 * elements) * iterations;
+            double flops = launch.applyAsDouble(iterations);  // and a warm-up run at that length
             return alternated(device, op, repetitions, Timing.deviceRate(device, () -> launch.applyAsDouble(iterations), flops), peer,
                     mma ? "MMA peak" : "FMA peak");
         }
