@@ -26,18 +26,19 @@ final class AttentionBench {
      * and a large batch of short ones: the range a serving engine sees).
      */
     static List<BenchRow> run(Device device, Set<String> ops, boolean quick, int repetitions, Ceilings ceilings) {
-        boolean emu = device.kind() == DeviceKind.EMU;
+        boolean emu = BenchMain.emulated(device);
         int reps = emu ? Math.min(3, repetitions) : repetitions;
         int[] gemm = emu ? new int[] {128, 256} : quick ? new int[] {512, 1024} : new int[] {1024, 2048, 4096};
         int[] seqs = emu ? new int[] {64, 128} : quick ? new int[] {256, 512} : new int[] {512, 1024, 2048, 4096};
         int[][] batchContexts = emu ? new int[][] {{2, 128}, {2, 256}} : quick ? new int[][] {{4, 512}, {4, 1024}}
                 : new int[][] {{1, 8192}, {16, 1024}, {16, 2048}, {16, 4096}, {64, 1024}};
         List<BenchRow> rows = new ArrayList<>();
-        if (ops.contains("linear")) for (int nk : gemm) rows.add(linear(device, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
-        // fp32 everywhere; on a GPU also bf16, which runs on its tensor cores
-        List<DType> prefillTypes = device.kind() == DeviceKind.CUDA ? List.of(DType.F32, DType.BF16) : List.of(DType.F32);
+        List<DType> computeTypes = computeTypes(device);
+        if (ops.contains("linear"))
+            for (DType dtype : computeTypes)
+                for (int nk : gemm) rows.add(linear(device, dtype, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
         if (ops.contains("prefill"))
-            for (DType dtype : prefillTypes)
+            for (DType dtype : computeTypes)
                 for (int seq : seqs) rows.add(prefill(device, dtype, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
         // fp32, and bf16: the cache a model loaded in its checkpoint's bf16 gets
         if (ops.contains("decode"))
@@ -47,12 +48,17 @@ final class AttentionBench {
         return rows;
     }
 
-    private static BenchRow linear(Device device, int m, int n, int k, int reps, Ceilings ceilings) {
-        try (Tensor x = random(device, m, 1, k); Tensor w = random(device, n, 1, k);
-             Tensor x2 = x.reshape(m, k); Tensor w2 = w.reshape(n, k); Tensor y = Tensor.empty(device, DType.F32, m, n)) {
-            try (TorchPeer peer = TorchPeer.start(device, "linear", m, n, k)) {
-                Ceilings.Measured r = ceilings.computeBound(device, DType.F32, () -> Ops.linear(x2, w2, null, y), reps, peer);
-                return new BenchRow("linear", device.kind().id(), "fp32", m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", r.seconds(),
+    /** The dtypes of the compute-bound rows: fp32 everywhere; on a GPU also bf16, which runs on its tensor cores. */
+    static List<DType> computeTypes(Device device) {
+        return device.kind() == DeviceKind.CUDA ? List.of(DType.F32, DType.BF16) : List.of(DType.F32);
+    }
+
+    private static BenchRow linear(Device device, DType dtype, int m, int n, int k, int reps, Ceilings ceilings) {
+        try (Tensor x = random(device, dtype, m, 1, k); Tensor w = random(device, dtype, n, 1, k);
+             Tensor x2 = x.reshape(m, k); Tensor w2 = w.reshape(n, k); Tensor y = Tensor.empty(device, dtype, m, n)) {
+            try (TorchPeer peer = TorchPeer.start(device, "linear", m, n, k, dtype == DType.BF16 ? 1 : 0)) {
+                Ceilings.Measured r = ceilings.computeBound(device, dtype, () -> Ops.linear(x2, w2, null, y), reps, peer);
+                return new BenchRow("linear", device.kind().id(), dtype.id(), m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", r.seconds(),
                         2.0 * m * n * k / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), r.ceilingName(), r.peer("torch linear"), r.peerSeconds());
             }
         }
@@ -98,8 +104,6 @@ final class AttentionBench {
             }
         }
     }
-
-    private static Tensor random(Device device, int rows, int heads, int dim) { return random(device, DType.F32, rows, heads, dim); }
 
     private static Tensor random(Device device, DType dtype, int rows, int heads, int dim) {
         Random random = new Random(rows * 131L + heads * 7L + dim);

@@ -147,9 +147,13 @@ public final class BenchMain {
     /** Figures that are not GPU figures say so. */
     private static String note(Device device) {
         if (device.kind() == DeviceKind.EMU) return "  [emulated: kernel logic on CPU fibers, not GPU figures]";
-        if (device.kind() == DeviceKind.CUDA && System.getProperty("gatun.cuda.library") != null)
-            return "  [driver shim over cuemu: emulated, not GPU figures]";
+        if (emulated(device)) return "  [driver shim over cuemu: emulated, not GPU figures]";
         return "";
+    }
+
+    /** Whether kernels/ run emulated on {@code device} (emu, or cuda over the test driver shim): it gets small shapes. */
+    static boolean emulated(Device device) {
+        return device.kind() == DeviceKind.EMU || device.kind() == DeviceKind.CUDA && System.getProperty("gatun.cuda.library") != null;
     }
 
     private static List<BenchRow> progress(List<BenchRow> rows) {

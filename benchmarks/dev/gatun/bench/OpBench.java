@@ -1,7 +1,6 @@
 package dev.gatun.bench;
 
 import dev.gatun.device.Device;
-import dev.gatun.device.DeviceKind;
 import dev.gatun.ops.Ops;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
@@ -44,7 +43,7 @@ record OpBench(String name, boolean readOnly, BytesMoved bytes, Runner runner) {
     /** The op at each size of its sweep (rows of 4096 columns), in fp32 and bf16. */
     List<BenchRow> run(Device device, boolean quick, int repetitions, Ceilings ceilings) {
         // emu runs every CUDA thread as a fiber: a GPU-sized shape would take minutes
-        long[] sweep = device.kind() == DeviceKind.EMU ? new long[] {32, 64} : quick ? new long[] {256, 1024} : new long[] {256, 1024, 4096};
+        long[] sweep = BenchMain.emulated(device) ? new long[] {32, 64} : quick ? new long[] {256, 1024} : new long[] {256, 1024, 4096};
         List<BenchRow> out = new ArrayList<>();
         for (long rows : sweep) out.addAll(run(device, rows, repetitions, ceilings));
         return out;
@@ -59,7 +58,7 @@ record OpBench(String name, boolean readOnly, BytesMoved bytes, Runner runner) {
                 Runnable action = runner.prepare(device, dtype, rows, cols, owned);
                 double moved = bytes.of(rows, cols, dtype);
                 Ceilings.Memory memory = readOnly ? Ceilings.Memory.READ : Ceilings.Memory.COPY;
-                Ceilings.Measured m = ceilings.memoryBound(device, action, device.kind() == DeviceKind.EMU ? Math.min(5, repetitions) : repetitions, memory,
+                Ceilings.Measured m = ceilings.memoryBound(device, action, BenchMain.emulated(device) ? Math.min(5, repetitions) : repetitions, memory,
                         (long) moved, null);
                 out.add(new BenchRow(name, device.kind().id(), dtype.id(), rows + "x" + cols, moved / (1 << 20), "MiB moved", m.seconds(), moved / m.seconds() / 1e9, "GB/s",
                         m.ceiling(), m.ceilingName(), null, null));

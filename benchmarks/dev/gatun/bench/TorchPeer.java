@@ -37,16 +37,17 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
             sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
             sdpa = torch.nn.functional.scaled_dot_product_attention
             if op == "linear":
-                m, n, k = args[:3]
-                x, w = torch.randn(m, k), torch.randn(n, k)
+                m, n, k, bf16 = args[:4]
+                dt = torch.bfloat16 if bf16 else torch.float32
+                x, w = torch.randn(m, k, dtype=dt), torch.randn(n, k, dtype=dt)
                 run = lambda: torch.nn.functional.linear(x, w)
             elif op == "prefill":
                 h, s, d, causal, bf16 = args[:5]
                 q, k, v = (torch.randn(1, h, s, d, dtype=torch.bfloat16 if bf16 else torch.float32) for _ in range(3))
                 run = lambda: sdpa(q, k, v, is_causal=bool(causal))
             elif op == "video":
-                mode, t, s, h, d = args[:5]  # mode 0 full 3D, 1 spatial, 2 temporal
-                q, k, v = (torch.randn(1, t, s, h, d) for _ in range(3))
+                mode, t, s, h, d, bf16 = args[:6]  # mode 0 full 3D, 1 spatial, 2 temporal
+                q, k, v = (torch.randn(1, t, s, h, d, dtype=torch.bfloat16 if bf16 else torch.float32) for _ in range(3))
                 if mode == 0:
                     to = lambda x: x.reshape(1, t * s, h, d).transpose(1, 2)
                     back = lambda o: o.transpose(1, 2).reshape(1, t, s, h, d)

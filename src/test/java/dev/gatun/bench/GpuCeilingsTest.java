@@ -8,6 +8,9 @@ import dev.gatun.testing.CudaShim;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+import java.util.Set;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -44,5 +47,20 @@ class GpuCeilingsTest {
             assertTrue(m.ceiling() > 0 && Double.isFinite(m.ceiling()), m.toString());
             assertTrue(m.seconds() >= 0.003, "the op's own time: " + m);
         }
+    }
+
+    @Test
+    void gpuRowsComeInFp32AndBf16BesideTheirUnitsPeaks() {
+        CudaShim.install();
+        Device cuda = Devices.get("cuda");
+        Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), 1, 2);
+        List<BenchRow> rows = AttentionBench.run(cuda, Set.of("linear", "prefill"), true, 1, ceilings);
+        assertEquals(8, rows.size(), rows.toString()); // (linear, prefill) x (fp32, bf16) x 2 sizes (emulated shapes)
+        for (BenchRow r : rows) {
+            assertEquals("cuda", r.device());
+            assertEquals(r.dtype().equals("bf16") ? "MMA peak" : "FMA peak", r.ceilingName(), r.toString());
+            assertTrue(r.seconds() > 0 && r.ceiling() > 0 && Double.isFinite(r.rate()), r.toString());
+        }
+        assertEquals(4, rows.stream().filter(r -> r.dtype().equals("bf16")).count());
     }
 }
