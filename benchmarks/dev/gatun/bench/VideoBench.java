@@ -19,8 +19,9 @@ import java.util.Random;
  * (TS)² / (T·S² + S·T²) = TS / (T + S). Shapes: Latte-like (T 16, S 256 = 16×16, d 72) and
  * CogVideoX-like (T 13, S 1350 = 30×45, d 64), with fewer heads and patches on cpu and emu (the
  * shape column says what ran). Rows: vid-full, vid-spat (spatial), vid-temp (temporal) and vid-s+t
- * (their sum, the factorized layer's attention). On the cpu device each row is beside torch SDPA
- * on the same latents (see {@link TorchPeer}), each timed alternately with the peak and the peer.
+ * (their sum, the factorized layer's attention). On the cpu and cuda devices each row is beside
+ * torch SDPA on the same latents on that device (see {@link TorchPeer}), each timed alternately
+ * with the peak and the peer.
  */
 final class VideoBench {
     private VideoBench() {}
