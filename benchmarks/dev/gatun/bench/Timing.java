@@ -76,19 +76,15 @@ final class Timing {
         for (int i = 0; i < WARM_UP_RUNS && (i == 0 || System.nanoTime() - warmUpStart < WARM_UP_SECONDS * 1e9); i++) action.run();
         for (Probe p : probes) for (int i = 0; i < 2; i++) p.measure(); // fault the pages in, settle the clocks
         double[][] figures = new double[1 + probes.size()][repetitions];
+        Probe timed = deviceSeconds(device, action);
         int n = 0;
         double total = 0;
-        try (Event start = device.newEvent(); Event end = device.newEvent()) {
-            for (; n < repetitions || (total < MIN_SECONDS && n < MAX_REPETITIONS); n++) {
-                if (n == figures[0].length) for (int i = 0; i < figures.length; i++) figures[i] = Arrays.copyOf(figures[i], 2 * n);
-                if (rewarm) action.run();
-                start.record(device.defaultStream());
-                action.run();
-                end.record(device.defaultStream());
-                figures[0][n] = end.elapsedMillisSince(start) / 1e3;
-                total += figures[0][n];
-                for (int i = 0; i < probes.size(); i++) figures[1 + i][n] = probes.get(i).measure();
-            }
+        for (; n < repetitions || (total < MIN_SECONDS && n < MAX_REPETITIONS); n++) {
+            if (n == figures[0].length) for (int i = 0; i < figures.length; i++) figures[i] = Arrays.copyOf(figures[i], 2 * n);
+            if (rewarm) action.run();
+            figures[0][n] = timed.measure();
+            total += figures[0][n];
+            for (int i = 0; i < probes.size(); i++) figures[1 + i][n] = probes.get(i).measure();
         }
         double[] medians = new double[figures.length];
         for (int i = 0; i < figures.length; i++) medians[i] = Ceilings.median(Arrays.copyOf(figures[i], n));

@@ -4,11 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Devices;
+import dev.gatun.tensor.DType;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
-import dev.gatun.tensor.DType;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;

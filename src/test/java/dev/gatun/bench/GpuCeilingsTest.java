@@ -5,6 +5,7 @@ import dev.gatun.device.Device;
 import dev.gatun.device.Devices;
 import dev.gatun.tensor.DType;
 import dev.gatun.testing.CudaShim;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -30,10 +31,16 @@ class GpuCeilingsTest {
         }
     };
 
+    private Device cuda;
+
+    @BeforeEach
+    void open() {
+        CudaShim.install(); // no-op on a real GPU
+        cuda = Devices.get("cuda");
+    }
+
     @Test
     void computeAndMemoryRowsOnCudaUseTheGpuCeilings() {
-        CudaShim.install();
-        Device cuda = Devices.get("cuda");
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), 3, 2); // 2 blocks: the shim emulates every thread
         Ceilings.Measured fma = ceilings.computeBound(cuda, DType.F32, OP, 3, null);
         Ceilings.Measured mma = ceilings.computeBound(cuda, DType.BF16, OP, 3, null);
@@ -51,8 +58,6 @@ class GpuCeilingsTest {
 
     @Test
     void gpuRowsComeInFp32AndBf16BesideTheirUnitsPeaks() {
-        CudaShim.install();
-        Device cuda = Devices.get("cuda");
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), 1, 2);
         List<BenchRow> rows = AttentionBench.run(cuda, Set.of("linear", "prefill"), true, 1, ceilings);
         assertEquals(8, rows.size(), rows.toString()); // (linear, prefill) x (fp32, bf16) x 2 sizes (emulated shapes)

@@ -2,6 +2,7 @@ package dev.gatun.ops;
 
 import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
+import dev.gatun.device.Devices;
 import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 import dev.gatun.testing.TestDevices;
@@ -61,7 +62,7 @@ class PeaksKernelTest {
             assertThrows(IllegalArgumentException.class, () -> Peaks.fma(ok, 1f, 1f, 0));
             assertThrows(IllegalArgumentException.class, () -> Peaks.mma(DType.F32, ok, 1f, 1));
         }
-        try (Tensor cpu = Tensor.empty(dev.gatun.device.Devices.get("cpu"), DType.F32, 256)) {
+        try (Tensor cpu = Tensor.empty(Devices.get("cpu"), DType.F32, 256)) {
             assertThrows(IllegalArgumentException.class, () -> Peaks.fma(cpu, 1f, 1f, 1));
         }
     }
