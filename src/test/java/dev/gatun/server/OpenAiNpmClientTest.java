@@ -137,7 +137,9 @@ class OpenAiNpmClientTest {
     /**
      * Random prompts (completions) and conversations (chat) whose greedy continuations of
      * {@link #TOKENS} tokens have no near tie, with those continuations from the plain
-     * one-request reference, as JSON for the scripts (see src/test/js/lib.mjs).
+     * one-request reference and each one's {@link #usableStop}, as JSON for the scripts (see
+     * src/test/js/lib.mjs). Each kind gets at least one case with a stop string: a random model's
+     * text is often periodic from its start (both chats of seed 36567548847986 were).
      */
     static Path writeFixture(Path modelDir, Tokenizer tokenizer, Random random) throws Exception {
         ObjectMapper json = new ObjectMapper();
@@ -145,7 +147,7 @@ class OpenAiNpmClientTest {
                 .put("seed", random.nextInt() & 0x7fffffff);
         ArrayNode completions = root.putArray("completions"), chats = root.putArray("chats");
         try (LlamaModel reference = LlamaModel.load(modelDir, Devices.get("cpu"))) {
-            for (int tries = 0; (completions.size() < 4 || chats.size() < 2) && tries < 64; tries++) {
+            for (int tries = 0; (completions.size() < 4 || chats.size() < 2) && tries < 128; tries++) {
                 boolean chat = completions.size() == 4 || (chats.size() < 2 && tries % 2 == 1);
                 List<ChatTemplate.Message> messages = List.of(new ChatTemplate.Message("system", words(random, 1 + random.nextInt(4))),
                         new ChatTemplate.Message("user", words(random, 1 + random.nextInt(8))));
@@ -153,18 +155,34 @@ class OpenAiNpmClientTest {
                 int[] ids = tokenizer.encode(prompt);
                 TinyModels.Reference ref = TinyModels.greedy(reference, ids, TOKENS);
                 if (Arrays.stream(ref.margins()).anyMatch(margin -> margin < NEAR_TIE)) continue;
-                ObjectNode c = (chat ? chats : completions).addObject();
+                String text = tokenizer.decode(ref.tokens(), true), stop = usableStop(text);
+                ArrayNode kind = chat ? chats : completions;
+                boolean lastSlot = kind.size() == (chat ? 2 : 4) - 1;
+                if (stop == null && lastSlot && kind.valueStream().allMatch(k -> k.get("stop").isNull())) continue;
+                ObjectNode c = kind.addObject();
                 if (chat) {
                     ArrayNode ms = c.putArray("messages");
                     for (ChatTemplate.Message m : messages) ms.addObject().put("role", m.role()).put("content", m.content());
                 } else c.put("prompt", prompt);
-                c.put("maxTokens", TOKENS).put("promptTokens", ids.length).put("text", tokenizer.decode(ref.tokens(), true));
+                c.put("maxTokens", TOKENS).put("promptTokens", ids.length).put("text", text).put("stop", stop);
             }
         }
-        assertTrue(completions.size() == 4 && chats.size() == 2, "prompts without near ties in 64 tries" + Seeds.replay());
+        assertTrue(completions.size() == 4 && chats.size() == 2, "prompts without near ties, each kind with a stop string, in 128 tries" + Seeds.replay());
         Path out = dir.resolve("fixture.json");
         json.writerWithDefaultPrettyPrinter().writeValue(out.toFile(), root);
         return out;
+    }
+
+    /**
+     * Two characters of {@code text} whose first occurrence is past its start (so the text before
+     * them is not empty), no surrogate halves; null where there is none.
+     */
+    static String usableStop(String text) {
+        for (int at = 2; at < text.length() - 2; at++) {
+            String s = text.substring(at, at + 2);
+            if (text.indexOf(s) == at && !Character.isSurrogate(s.charAt(0)) && !Character.isSurrogate(s.charAt(1))) return s;
+        }
+        return null;
     }
 
     static String words(Random random, int n) {
