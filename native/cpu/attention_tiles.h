@@ -82,6 +82,7 @@ VI vf lane_index() {
 //   v_block(ub, ue, Vb, ld): the same for V
 //   kv_padded(ub, ue, Kb, Vb, ld): K and V rows of keys [ub, ue) as fp32 rows ld floats apart,
 //                            zero from D up to ld (whole vectors; the short path's blocks)
+//   raw_rows(ub, ue, f):     f(j - ub, K row, V row) for keys [ub, ue), rows as stored (bf16 Dp tiles)
 //   prefetch(b0, b1, pfk, pfv): set up the L2 prefetch of keys [b0, b1) (may leave them empty)
 
 // K/V rows in up to two strided segments: keys 0 .. L-1 are the prefix (rows ldt apart from Kt/Vt;
@@ -126,6 +127,11 @@ struct SegmentKV {
   inline __attribute__((always_inline)) void kv_padded(int ub, int ue, float* Kb, float* Vb, int ld) const {
     for (int j = ub; j < ue; ++j)
       widen_row_padded<Dt>(k_row(j), Kb + (j - ub) * ld, D), widen_row_padded<Dt>(v_row(j), Vb + (j - ub) * ld, D);
+  }
+  // f(j - ub, K row j, V row j) for keys [ub, ue), rows as stored
+  template <class F>
+  inline __attribute__((always_inline)) void raw_rows(int ub, int ue, F&& f) const {
+    for (int j = ub; j < ue; ++j) f(j - ub, k_row(j), v_row(j));
   }
   // keys [b0, b1) into L2 at once (the first block of the next item)
   void prefetch_now(int b0, int b1) const {
@@ -186,6 +192,10 @@ struct PagedKV {
       widen_row_padded<Dt>(Kc + o, Kb + r * ld, D), widen_row_padded<Dt>(Vc + o, Vb + r * ld, D);
     });
   }
+  template <class F>
+  inline __attribute__((always_inline)) void raw_rows(int ub, int ue, F&& f) const {
+    rows(ub, ue, [&](int r, long long o) { f(r, Kc + o, Vc + o); });
+  }
   void prefetch_now(int b0, int b1) const {
     rows(b0, b1, [&](int, long long o) { prefetch_l2(Kc + o, D * (int)sizeof(T)), prefetch_l2(Vc + o, D * (int)sizeof(T)); });
   }
@@ -216,8 +226,9 @@ struct Item {
   long long cost;
 };
 
+// St [NK][MQ], Kb and Vb [NK][D], (Dp) P [NK/2][MQ], and per sub-tile Qt and Ot [D][MQ]
 inline long long prefill_scratch(int D, int nsub) {
-  return (long long)NK * MQ + 2LL * NK * D + 2LL * nsub * D * MQ;
+  return (long long)NK * MQ * 3 / 2 + 2LL * NK * D + 2LL * nsub * D * MQ;
 }
 
 // Keys visible to some query of rows [i0, i0 + mq) of a sequence with len_q queries and len_k keys
@@ -260,8 +271,9 @@ struct TileArgs {
 };
 
 // Qt[d][i] = scale * element d of Q row i (q_row(i), i < mq; zero lanes past mq up to a whole
-// vector), through W x W register transposes
-template <class Dt, class QRow>
+// vector), through W x W register transposes. Unscaled (Scale false), the elements' bits are only
+// moved: F32 rows of bf16 pairs give the Dp tiles' Qt.
+template <class Dt, bool Scale = true, class QRow>
 VI void load_q_transposed(QRow q_row, int mq, int D, float scale, float* Qt) {
   for (int ib = 0; ib < mq; ib += W)
     for (int d = 0; d < D; d += W) {
@@ -270,7 +282,7 @@ VI void load_q_transposed(QRow q_row, int mq, int D, float scale, float* Qt) {
       for (int i = 0; i < W; ++i)
         r[i] = ib + i >= mq ? vset1(0.f) : nd == W ? load(Dt{}, q_row(ib + i) + d) : load_tail(Dt{}, q_row(ib + i) + d, nd, 0.f);
       transpose(r);
-      for (int c = 0; c < nd; ++c) store(F32{}, Qt + (d + c) * MQ + ib, vmul(r[c], vset1(scale)));
+      for (int c = 0; c < nd; ++c) store(F32{}, Qt + (d + c) * MQ + ib, Scale ? vmul(r[c], vset1(scale)) : r[c]);
     }
 }
 
@@ -306,8 +318,12 @@ void prefetch_first_block(const TileArgs& a, const Rows& rows, const Src& src, c
 
 // One work item: queries [q0, q0 + nsub*MQ) of (sequence, head), K/V from `src`. `next` (or null):
 // the item this thread runs next, whose query rows and first K/V block go to L2 during this one.
-template <class Dt, class Rows, class Src>
-void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& it, const Item* next) {
+// Dp (bf16): Q.K and P.V by vdpbf16ps on bf16 pairs (attention_blocks.h), at twice the FMAs' rate
+// on Zen 4: Qt holds the queries' pairs of d as given, each key block is staged as bf16 K rows and
+// V pairs of keys (aligned to even keys, zero for keys outside the block), and P is rounded to bf16
+// as FlashAttention does for 16-bit inputs; masks, softmax and Ot stay fp32.
+template <class Dt, bool Dp, class Rows, class Src>
+void tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& it, const Item* next) {
   using T = typename Dt::T;
   const int D = a.D;
   const int len_q = rows.len_q(it.seq);
@@ -317,13 +333,16 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
   const auto kv = src.template at<Dt>(it.seq, kvh);
   const int nsub = std::min(it.nsub, (len_q - it.q0 + MQ - 1) / MQ);
 
-  // scratch: per sub-tile Qt, Ot [D][MQ]; St [NK][MQ]; Kb, Vb [NK][D]
+  // scratch: per sub-tile Qt, Ot [D][MQ]; St [NK][MQ]; Kb, Vb [NK][D]; Pp [NK/2][MQ] (Dp: P as bf16
+  // pairs; Kb holds the block's bf16 K rows, then its V pairs)
   float* buf = scratch(prefill_scratch(D, nsub));
   if (!buf) return;  // the caller checked the same size first
   float* St = buf;
   float* Kb = St + NK * MQ;
   float* Vb = Kb + NK * D;
-  float* tiles = Vb + NK * D;  // sub-tile s: Qt at tiles + 2*s*D*MQ, Ot right after
+  float* Pp = Vb + NK * D;
+  float* tiles = Pp + NK * MQ / 2;  // sub-tile s: Qt at tiles + 2*s*D*MQ, Ot right after
+  const vf qk_scale = vset1(a.scale * kLog2e);  // Dp: applied to the scores
 
   const float ninf = -__builtin_inff();
   vf m[kMaxSub][QV], l[kMaxSub][QV], qi[kMaxSub][QV];
@@ -338,8 +357,11 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
     if (his[sb] > los[sb]) lo = std::min(lo, los[sb]), hi = std::max(hi, his[sb]);
     float* Qt = tiles + 2LL * sb * D * MQ;
     float* Ot = Qt + D * MQ;
-    // Qt = scale * log2(e) * Q tile, transposed; lanes past the tile are 0
-    load_q_transposed<Dt>([&](int i) { return rows.template q_row<T>(it.seq, h, i0 + i); }, mq, D, a.scale * kLog2e, Qt);
+    // Qt = scale * log2(e) * Q tile, transposed (Dp: the bf16 pairs as given); lanes past the tile are 0
+    if constexpr (Dp)
+      load_q_transposed<F32, false>([&](int i) { return (const float*)rows.template q_row<T>(it.seq, h, i0 + i); }, mq, D / 2, 1.f, Qt);
+    else
+      load_q_transposed<Dt>([&](int i) { return rows.template q_row<T>(it.seq, h, i0 + i); }, mq, D, a.scale * kLog2e, Qt);
     for (int d = 0; d < D; ++d)
       for (int v = 0; v < nvs[sb]; ++v) store(F32{}, Ot + d * MQ + v * W, vset1(0.f));
     for (int v = 0; v < QV; ++v) {
@@ -365,9 +387,21 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
   for (int b = lo / NK * NK; b < hi; b += NK) {
     const int ub = std::max(b, lo), ue = std::min(b + NK, hi);  // union of the sub-tiles' ranges
     if (ue <= ub) continue;
-    long long ldkp, ldvp;
-    const float* Kp = kv.k_block(ub, ue, Kb, ldkp);
-    const float* Vp = kv.v_block(ub, ue, Vb, ldvp);
+    long long ldkp = D, ldvp = D;
+    const float *Kp = Kb, *Vp = Kb + NK * D / 2;  // Dp: K rows [nk][D/2 pairs], V pairs [NK/2][D]
+    const int pb = ub & ~1;                       // Dp: V pair 0 holds keys pb, pb + 1
+    if constexpr (Dp) {
+      bf16_pair* V2 = (bf16_pair*)Vp;
+      kv.raw_rows(ub, ue, [&](int r, const T* kr, const T* vr) {
+        memcpy((T*)Kb + (long long)r * D, kr, sizeof(T) * D);
+        store_bf16_pair_half((const uint16_t*)vr, (ub + r) & 1, V2 + (long long)(ub + r - pb) / 2 * D, D);
+      });
+      if (ub & 1) store_bf16_pair_half(nullptr, 0, V2, D);                                  // key ub - 1
+      if (ue & 1) store_bf16_pair_half(nullptr, 1, V2 + (long long)(ue - pb) / 2 * D, D);  // key ue
+    } else {
+      Kp = kv.k_block(ub, ue, Kb, ldkp);
+      Vp = kv.v_block(ub, ue, Vb, ldvp);
+    }
 
     // the next block's K and V rows go to L2 while this block computes (spread over the first
     // sub-tile's QK and PV loops)
@@ -396,7 +430,11 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
       for (int v = 0; v < QV; ++v) mx[v] = m[sb][v];
       segments([&](int s0, int s1, int v0) {
         with_vectors(nv - v0, [&](auto n) {
-          qk_block<n>(Qt + v0 * W, D, Kp + (s0 - ub) * ldkp, ldkp, s1 - s0, St + (s0 - jb) * MQ + v0 * W, mx + v0, pfk);
+          if constexpr (Dp)
+            qk_block<n, true>(Qt + v0 * W, D / 2, Kp + (s0 - ub) * D / 2, D / 2, s1 - s0, St + (s0 - jb) * MQ + v0 * W,
+                              mx + v0, pfk, qk_scale);
+          else
+            qk_block<n>(Qt + v0 * W, D, Kp + (s0 - ub) * ldkp, ldkp, s1 - s0, St + (s0 - jb) * MQ + v0 * W, mx + v0, pfk);
         });
       });
 
@@ -437,12 +475,30 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
         l[sb][v] = vadd(vmul(l[sb][v], alpha[v]), vadd(even, odd));
         m[sb][v] = mx[v];
       }
+      // Dp: P as bf16 pairs of keys from the even key pj at or below jb (zero outside [jb, je))
+      const int pj = jb & ~1;
+      if constexpr (Dp)
+        for (int j0 = pj; j0 < je; j0 += 2)
+          for (int v = 0; v < nv; ++v) {
+            const vf lo = j0 >= jb ? load(F32{}, St + (j0 - jb) * MQ + v * W) : vset1(0.f);
+            const vf hi = j0 + 1 < je ? load(F32{}, St + (j0 + 1 - jb) * MQ + v * W) : vset1(0.f);
+            store(F32{}, Pp + (j0 - pj) / 2 * MQ + v * W, bf16_pairs(lo, hi));
+          }
       // alpha scales Ot once, in the first segment; a vector that segment skips saw no key of the
-      // block, so its alpha is exactly 1 (or its Ot still 0)
+      // block, so its alpha is exactly 1 (or its Ot still 0). Dp: segments in whole pairs, each
+      // boundary rounded up to an even key (a key moved into the segment before is seen by none of
+      // that segment's extra vectors: p = 0 exactly)
       segments([&](int s0, int s1, int v0) {
+        const vf* scale_o = (s0 == jb ? alpha : ones) + v0;
         with_vectors(nv - v0, [&](auto n) {
-          pv_block<n>(St + (s0 - jb) * MQ + v0 * W, s1 - s0, Vp + (s0 - ub) * ldvp, ldvp, D, Ot + v0 * W,
-                      (s0 == jb ? alpha : ones) + v0, pfv);
+          if constexpr (Dp) {
+            const int m0 = s0 == jb ? pj : (s0 + 1) & ~1, m1 = (s1 + 1) & ~1;
+            if (m1 > m0)
+              pv_block<n, true>(Pp + (m0 - pj) / 2 * MQ + v0 * W, (m1 - m0) / 2, Vp + (long long)(m0 - pb) / 2 * D, D, D,
+                                Ot + v0 * W, scale_o, pfv);
+          } else {
+            pv_block<n>(St + (s0 - jb) * MQ + v0 * W, s1 - s0, Vp + (s0 - ub) * ldvp, ldvp, D, Ot + v0 * W, scale_o, pfv);
+          }
         });
       });
     }
@@ -466,6 +522,17 @@ void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& i
     }
     store_o_transposed<Dt>(Ot, inv, mq, D, a.stream_out, [&](int i) { return rows.template out_row<T>(it.seq, h, i0 + i); });
   }
+}
+
+// run_tile: bf16 through the dot-product tiles on cores where vdpbf16ps issues as fast as an FMA
+// (AMD Zen 4 and later; on Intel's at half that rate it would gain nothing)
+template <class Dt, class Rows, class Src>
+void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& it, const Item* next) {
+#ifdef __AVX512BF16__
+  if constexpr (std::is_same_v<Dt, BF16>)
+    if (use_bf16_hw() && amd_family >= 0x19) return tile<Dt, true>(a, rows, src, it, next);
+#endif
+  tile<Dt, false>(a, rows, src, it, next);
 }
 
 // The first query tile and key block of an item, into L2, issued while the item before it
