@@ -524,13 +524,17 @@ void tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& it, c
   }
 }
 
-// run_tile: bf16 through the dot-product tiles on cores where vdpbf16ps issues as fast as an FMA
-// (AMD Zen 4 and later; on Intel's at half that rate it would gain nothing)
+#ifdef __AVX512BF16__
+// bf16 runs through the dot-product tiles on cores where vdpbf16ps issues as fast as an FMA (AMD
+// Zen 4 and later; on Intel's, at half that rate, it would gain nothing)
+inline bool bf16_dot_tiles() { return use_bf16_hw() && amd_family >= 0x19; }
+#endif
+
 template <class Dt, class Rows, class Src>
 void run_tile(const TileArgs& a, const Rows& rows, const Src& src, const Item& it, const Item* next) {
 #ifdef __AVX512BF16__
   if constexpr (std::is_same_v<Dt, BF16>)
-    if (use_bf16_hw() && amd_family >= 0x19) return tile<Dt, true>(a, rows, src, it, next);
+    if (bf16_dot_tiles()) return tile<Dt, true>(a, rows, src, it, next);
 #endif
   tile<Dt, false>(a, rows, src, it, next);
 }

@@ -92,6 +92,9 @@ GATUN_CPU_API int gatun_cpu_kv_append_rope(int dtype, void* q, const void* k, co
 // FMA-peak probe (ceiling for compute-bound ops): every pool thread runs `iters` rounds of independent
 // vector FMA chains at this library's width; returns GFLOP/s (an FMA = 2 FLOPs), < 0 on bad input.
 GATUN_CPU_API double gatun_cpu_fma_peak_gflops(long long iters);
+// The same for the bf16 pair dot products (vdpbf16ps, 4 FLOPs per lane) that the bf16 flash tiles run
+// on where this library and CPU use them; -1 elsewhere (the tiles widen bf16 to fp32 FMAs there).
+GATUN_CPU_API double gatun_cpu_bf16_dot_peak_gflops(long long iters);
 
 #ifdef __cplusplus
 }

@@ -13,8 +13,8 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * The projection GEMM and prefill (GFLOP/s against the FMA peak; causal prefill counted as half
- * of the S² work) and paged decode (GB/s of K/V read, against the read bandwidth), each beside
+ * The projection GEMM and prefill (GFLOP/s against the FMA peak, or the bf16 dot-product peak for
+ * the cpu's bf16 prefill where it has one; causal prefill counted as half of the S² work) and paged decode (GB/s of K/V read, against the read bandwidth), each beside
  * torch on the CPU when installed.
  */
 final class AttentionBench {
@@ -38,7 +38,7 @@ final class AttentionBench {
             for (DType dtype : computeTypes)
                 for (int nk : gemm) rows.add(linear(device, dtype, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
         if (ops.contains("prefill"))
-            for (DType dtype : computeTypes)
+            for (DType dtype : prefillTypes(device))
                 for (int seq : seqs) rows.add(prefill(device, dtype, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
         // fp32, and bf16: the cache a model loaded in its checkpoint's bf16 gets
         if (ops.contains("decode"))
@@ -51,6 +51,15 @@ final class AttentionBench {
     /** The dtypes of the compute-bound rows: fp32 everywhere; on a GPU also bf16, which runs on its tensor cores. */
     static List<DType> computeTypes(Device device) {
         return device.kind() == DeviceKind.CUDA ? List.of(DType.F32, DType.BF16) : List.of(DType.F32);
+    }
+
+    /**
+     * The prefill's: those, and bf16 on the cpu as well (the dtype of most checkpoints), whose flash
+     * tiles multiply bf16 pairs where the CPU has the instructions (beside their own peak, see
+     * {@link Ceilings#computeBound}) and widen to fp32 elsewhere.
+     */
+    static List<DType> prefillTypes(Device device) {
+        return device.kind() == DeviceKind.CPU ? List.of(DType.F32, DType.BF16) : computeTypes(device);
     }
 
     private static BenchRow linear(Device device, DType dtype, int m, int n, int k, int reps, Ceilings ceilings) {

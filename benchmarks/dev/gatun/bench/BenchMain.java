@@ -123,8 +123,9 @@ public final class BenchMain {
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), repetitions);
         System.out.printf("Gatun bench, %s%n", LocalDate.now());
         System.out.printf("ceilings measured in this run (%s), per row and timed alternately with its op (and the torch peer's runs): "
-                + "copy and read bandwidth over the bytes that op moves, the FMA peak (on cuda: the GPU's own, and its tensor-core "
-                + "MMA peak for 16-bit rows)%n", ceilings.description());
+                + "copy and read bandwidth over the bytes that op moves, the FMA peak (for the cpu's bf16 prefill: the peak of the "
+                + "bf16 dot products its tiles run on, where they do; on cuda: the GPU's own, and its tensor-core MMA peak for "
+                + "16-bit rows)%n", ceilings.description());
         List<BenchRow> rows = new ArrayList<>();
         for (Device device : devices) {
             System.out.printf("device: %s%s%n", device.description(), note(device));

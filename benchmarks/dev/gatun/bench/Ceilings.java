@@ -1,5 +1,6 @@
 package dev.gatun.bench;
 
+import dev.gatun.bindings.gatun.CpuLibrary;
 import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
@@ -11,6 +12,7 @@ import dev.gatun.tensor.Tensor;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntToDoubleFunction;
+import java.util.function.LongToDoubleFunction;
 
 /**
  * The machine's measured ceilings, each timed alternately with the op it is compared with (see
@@ -101,21 +103,26 @@ final class Ceilings {
 
     /**
      * Times {@code op} on {@code device} beside the peak of the units it runs on, and {@code peer}
-     * (null: none). On the cpu (and emu) device: the FMA peak (GFLOP/s of fp32 FMAs on every pool
-     * thread, the widest vectors the CPU build uses); on cuda: fp32 FMAs, or tensor-core MMAs of
-     * {@code dtype} where it is 16-bit. Each probe runs about as long as the op's first run (which
-     * is slower than the timed ones), so that the two alternate finely.
+     * (null: none). On the cpu device: the FMA peak (GFLOP/s of fp32 FMAs on every pool thread, the
+     * widest vectors its CPU build uses), or for bf16 the peak of the bf16 pair dot products where
+     * its flash tiles run on them; on emu, the best CPU build's FMA peak; on cuda: fp32 FMAs, or
+     * tensor-core MMAs of {@code dtype} where it is 16-bit. Each probe runs about as long as the
+     * op's first run (which is slower than the timed ones), so that the two alternate finely.
      */
     Measured computeBound(Device device, DType dtype, Runnable op, int repetitions, TorchPeer peer) {
         if (device.kind() == DeviceKind.CUDA) return gpuComputeBound(device, dtype, op, repetitions, peer);
+        CpuLibrary library = (device instanceof CpuDevice own ? own : cpu).library();
         long t = System.nanoTime();
         op.run();
         double opSeconds = (System.nanoTime() - t) / 1e9;
+        boolean dot = dtype == DType.BF16 && device instanceof CpuDevice;
         t = System.nanoTime();
-        cpu.library().fmaPeakGflops(FMA_CALIBRATION);
+        dot = dot && library.bf16DotPeakGflops(FMA_CALIBRATION) > 0;  // -1 where the tiles widen bf16 instead
+        if (!dot) library.fmaPeakGflops(FMA_CALIBRATION);
         double perIteration = (System.nanoTime() - t) / 1e9 / FMA_CALIBRATION;
         long iterations = Math.clamp((long) (opSeconds / perIteration), FMA_MIN_ITERATIONS, FMA_ITERATIONS);
-        return alternated(device, op, repetitions, () -> cpu.library().fmaPeakGflops(iterations), peer, "FMA peak");
+        LongToDoubleFunction peak = dot ? library::bf16DotPeakGflops : library::fmaPeakGflops;
+        return alternated(device, op, repetitions, () -> peak.applyAsDouble(iterations), peer, dot ? "BF16 dot peak" : "FMA peak");
     }
 
     private Measured gpuComputeBound(Device device, DType dtype, Runnable op, int repetitions, TorchPeer peer) {

@@ -13,7 +13,7 @@ final class Table {
 
     static String render(List<BenchRow> rows) {
         StringBuilder out = new StringBuilder();
-        String format = "%-8s %-6s %-5s %-26s %11s %10s %-8s %9s %-9s %11s %9s%n";
+        String format = "%-8s %-6s %-5s %-26s %11s %10s %-8s %9s %-13s %11s %9s%n";
         out.append(String.format(Locale.ROOT, format, "op", "device", "dtype", "shape", "time (ms)", "rate", "unit",
                 "% ceiling", "ceiling", "peer (ms)", "vs peer"));
         for (BenchRow r : rows) {

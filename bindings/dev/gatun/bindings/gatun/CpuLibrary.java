@@ -27,7 +27,7 @@ public final class CpuLibrary {
     private final Path path;
     private final MethodHandle hasAvx512, hasAvx512Bf16, useAvx512Bf16, isa, setThreads, threads,
             softmax, rmsNorm, rowSum, copy, prefill, decode, rope, kvAppendRope, fmaPeak,
-            add, siluMul, geluTanh, embedding, prefillPaged, sample, philoxUniform, gemm;
+            bf16DotPeak, add, siluMul, geluTanh, embedding, prefillPaged, sample, philoxUniform, gemm;
     private final MethodHandle diffusionStep, cfgRescale;
     private final MethodHandle adaLayerNorm, gatedResidual, patchify, timestepEmbedding;
     private final MethodHandle videoAttention;
@@ -61,6 +61,7 @@ public final class CpuLibrary {
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT,
                 JAVA_FLOAT, JAVA_INT));
         fmaPeak = handle(lib, "gatun_cpu_fma_peak_gflops", FunctionDescriptor.of(JAVA_DOUBLE, JAVA_LONG));
+        bf16DotPeak = handle(lib, "gatun_cpu_bf16_dot_peak_gflops", FunctionDescriptor.of(JAVA_DOUBLE, JAVA_LONG));
         prefillPaged = handle(lib, "gatun_cpu_attention_prefill_paged", FunctionDescriptor.of(JAVA_INT, JAVA_INT,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT));
@@ -263,6 +264,15 @@ public final class CpuLibrary {
     /** GFLOP/s of independent FMA chains on every pool thread: the compute ceiling. */
     public double fmaPeakGflops(long iterations) {
         return call(() -> (double) fmaPeak.invokeExact(iterations));
+    }
+
+    /**
+     * The same for the bf16 pair dot products the bf16 flash tiles run on (4 FLOPs per lane), or
+     * -1 where they widen bf16 to fp32 FMAs instead (the AVX2 build, CPUs without avx512_bf16 or
+     * with it turned off, Intel's).
+     */
+    public double bf16DotPeakGflops(long iterations) {
+        return call(() -> (double) bf16DotPeak.invokeExact(iterations));
     }
 
     private static void check(String function, int status) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Devices;
 import dev.gatun.tensor.DType;
+import dev.gatun.testing.TestDevices;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -117,6 +118,28 @@ class BenchHarnessTest {
         assertTrue(fma.ceiling() > 0 && Double.isFinite(fma.ceiling()), "GFLOP/s " + fma.ceiling());
         assertTrue(ops.get() - before > 3, "the op ran beside the FMA probe");
         assertTrue(ceilings.description().contains("median of 3"), ceilings.description());
+    }
+
+    @Test
+    void cpuBf16RowsStandBesideThePeakOfTheUnitsTheirTilesUse() {
+        for (CpuDevice cpu : TestDevices.cpus()) {
+            Ceilings ceilings = Ceilings.measure(cpu, 3);
+            boolean had = cpu.library().useAvx512Bf16(true);
+            try {
+                // dot products where the build and CPU run the bf16 tiles on them, else the FMA peak
+                for (boolean use : new boolean[] {true, false}) {
+                    cpu.library().useAvx512Bf16(use);
+                    double dot = cpu.library().bf16DotPeakGflops(100_000);
+                    Ceilings.Measured m = ceilings.computeBound(cpu, DType.BF16, () -> sleep(1), 3, null);
+                    assertEquals(dot > 0 ? "BF16 dot peak" : "FMA peak", m.ceilingName(), cpu.description() + ", bf16 instructions " + use);
+                    assertTrue(m.ceiling() > 0 && Double.isFinite(m.ceiling()), m.toString());
+                    if (!use) assertEquals(-1.0, dot, "no dot products without the instructions");
+                }
+            } finally {
+                cpu.library().useAvx512Bf16(had);
+            }
+            assertEquals("FMA peak", ceilings.computeBound(cpu, DType.F32, () -> sleep(1), 3, null).ceilingName());
+        }
     }
 
     @Test
