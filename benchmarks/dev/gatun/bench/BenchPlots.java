@@ -49,11 +49,12 @@ final class BenchPlots {
         Map<String, List<BenchRow>> series = rows.stream().collect(Collectors.groupingBy(r -> r.device() + " " + r.dtype(), LinkedHashMap::new,
                 Collectors.toList()));
         series.forEach((name, s) -> chart.add("Gatun " + name, xs(s), values(s, BenchRow::rate), LineChart.Style.LINE));
-        // the ceiling depends only on the work's size (same bytes, same level of the memory hierarchy): one curve
-        TreeMap<Double, Double> ceiling = new TreeMap<>();
-        for (BenchRow r : rows) ceiling.put(r.size(), r.ceiling());
-        chart.add("ceiling: " + first.ceilingName(), ceiling.keySet().stream().mapToDouble(Double::doubleValue).toArray(),
-                ceiling.values().stream().mapToDouble(Double::doubleValue).toArray(), LineChart.Style.DASHED);
+        // a ceiling depends only on the work's size (same bytes, same level of the memory hierarchy): one
+        // curve per ceiling (the FMA peak, and the bf16 rows' dot-product or MMA peak where they have one)
+        Map<String, TreeMap<Double, Double>> ceilings = new LinkedHashMap<>();
+        for (BenchRow r : rows) ceilings.computeIfAbsent(r.ceilingName(), name -> new TreeMap<>()).put(r.size(), r.ceiling());
+        ceilings.forEach((name, c) -> chart.add("ceiling: " + name, c.keySet().stream().mapToDouble(Double::doubleValue).toArray(),
+                c.values().stream().mapToDouble(Double::doubleValue).toArray(), LineChart.Style.DASHED));
         Map<String, List<BenchRow>> peers = rows.stream().filter(r -> r.peerSeconds() != null)
                 .collect(Collectors.groupingBy(r -> r.peer() + " (" + r.device() + " " + r.dtype() + ")", LinkedHashMap::new, Collectors.toList()));
         peers.forEach((name, s) -> chart.add("peer: " + name, xs(s), values(s, BenchRow::peerRate), LineChart.Style.LINE));
