@@ -201,8 +201,8 @@ __attribute__((noinline)) void pv_block(const float* P, int nk, const float* V, 
 // lane i = (bf16(lo[i]), bf16(hi[i])), rounded to nearest even
 VI vf bf16_pairs(vf lo, vf hi) {
   // cvtne2ps puts lo in elements 0-15 and hi in 16-31; element 2i takes lo[i], 2i+1 hi[i]
-  static const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
-                                                6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i order = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22,
+                                         6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   return _mm512_castsi512_ps(_mm512_permutexvar_epi16(order, (__m512i)_mm512_cvtne2ps_pbh(hi, lo)));
 }
 // half `hi` (0: the low bf16, 1: the high one) of out[d] = row[d] for d < n (n a multiple of 8), the
