@@ -14,7 +14,8 @@ import java.util.Set;
 
 /**
  * The projection GEMM and prefill (GFLOP/s against the FMA peak, or the bf16 dot-product peak for
- * the cpu's bf16 prefill where it has one; causal prefill counted as half of the S² work) and paged decode (GB/s of K/V read, against the read bandwidth), each beside
+ * the cpu's bf16 prefill where it has one; causal prefill counted as half of the S² work) and paged
+ * decode (GB/s of K/V read, against the read bandwidth), each beside
  * torch on the CPU when installed.
  */
 final class AttentionBench {

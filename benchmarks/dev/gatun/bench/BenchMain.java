@@ -32,7 +32,8 @@ public final class BenchMain {
             Runs every kernel on the best device and on emu, and prints one row per op, dtype and
             device: the median time, the rate (GB/s moved for row ops and decode, GFLOP/s for
             prefill) and that as a percentage of the machine's ceiling measured in the same run
-            (copy bandwidth, read bandwidth, FMA peak), beside torch SDPA on the CPU when installed.
+            (copy bandwidth, read bandwidth, FMA peak; bf16 dot-product peak for the cpu's bf16
+            prefill; on cuda the GPU's own), beside torch when installed (on the op's device).
             Each op runs at a few sizes (two with --quick).
 
               --device NAME   benchmark only this device (cuda, emu, cpu, cpu:x86-64-v3, cpu:avx512); repeatable
