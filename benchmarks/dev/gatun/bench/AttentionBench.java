@@ -39,7 +39,7 @@ final class AttentionBench {
             for (DType dtype : computeTypes)
                 for (int nk : gemm) rows.add(linear(device, dtype, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
         if (ops.contains("prefill"))
-            for (DType dtype : prefillTypes(device))
+            for (DType dtype : attentionTypes(device))
                 for (int seq : seqs) rows.add(prefill(device, dtype, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
         // fp32, and bf16: the cache a model loaded in its checkpoint's bf16 gets
         if (ops.contains("decode"))
@@ -55,11 +55,11 @@ final class AttentionBench {
     }
 
     /**
-     * The prefill's: those, and bf16 on the cpu as well (the dtype of most checkpoints), whose flash
-     * tiles multiply bf16 pairs where the CPU has the instructions (beside their own peak, see
-     * {@link Ceilings#computeBound}) and widen to fp32 elsewhere.
+     * The prefill's and video attention's: those, and bf16 on the cpu as well (the dtype of most
+     * checkpoints), whose flash tiles multiply bf16 pairs where the CPU has the instructions (beside
+     * their own peak, see {@link Ceilings#computeBound}) and widen to fp32 elsewhere.
      */
-    static List<DType> prefillTypes(Device device) {
+    static List<DType> attentionTypes(Device device) {
         return device.kind() == DeviceKind.CPU ? List.of(DType.F32, DType.BF16) : computeTypes(device);
     }
 

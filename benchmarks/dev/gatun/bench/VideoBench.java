@@ -13,8 +13,9 @@ import java.util.Random;
 
 /**
  * Video attention: full 3D attention against the factorized spatial + temporal pair on the same
- * [B, T, S, H, D] latents, GFLOP/s against the FMA peak (on a GPU also in bf16, against its MMA
- * peak), and one line per shape with the measured
+ * [B, T, S, H, D] latents, GFLOP/s against the FMA peak (also in bf16: on a GPU against its MMA
+ * peak, on the cpu against its bf16 dot-product peak where it has one), and one line per shape with
+ * the measured
  * time ratio full / (spatial + temporal) beside the predicted FLOP ratio
  * (TS)² / (T·S² + S·T²) = TS / (T + S). Shapes: Latte-like (T 16, S 256 = 16×16, d 72) and
  * CogVideoX-like (T 13, S 1350 = 30×45, d 64), with fewer heads and patches on cpu and emu (the
@@ -36,7 +37,7 @@ final class VideoBench {
                 : emu ? List.of(new Shape("latte", 16, 64, 1, 72), new Shape("cogvx", 13, 54, 1, 64))
                 : List.of(new Shape("latte", 16, 256, quick ? 1 : 4, 72), new Shape("cogvx", 13, quick ? 150 : 350, 1, 64));
         List<BenchRow> rows = new ArrayList<>();
-        for (DType dtype : AttentionBench.computeTypes(device))
+        for (DType dtype : AttentionBench.attentionTypes(device))
             for (Shape s : shapes) rows.addAll(compare(device, dtype, s, reps, ceilings));
         return rows;
     }
