@@ -34,9 +34,8 @@ final class AttentionBench {
         int[][] batchContexts = emu ? new int[][] {{2, 128}, {2, 256}} : quick ? new int[][] {{4, 512}, {4, 1024}}
                 : new int[][] {{1, 8192}, {16, 1024}, {16, 2048}, {16, 4096}, {64, 1024}};
         List<BenchRow> rows = new ArrayList<>();
-        List<DType> computeTypes = computeTypes(device);
         if (ops.contains("linear"))
-            for (DType dtype : computeTypes)
+            for (DType dtype : computeTypes(device))
                 for (int nk : gemm) rows.add(linear(device, dtype, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
         if (ops.contains("prefill"))
             for (DType dtype : attentionTypes(device))
@@ -66,7 +65,7 @@ final class AttentionBench {
     private static BenchRow linear(Device device, DType dtype, int m, int n, int k, int reps, Ceilings ceilings) {
         try (Tensor x = random(device, dtype, m, 1, k); Tensor w = random(device, dtype, n, 1, k);
              Tensor x2 = x.reshape(m, k); Tensor w2 = w.reshape(n, k); Tensor y = Tensor.empty(device, dtype, m, n)) {
-            try (TorchPeer peer = TorchPeer.start(device, "linear", m, n, k, dtype == DType.BF16 ? 1 : 0)) {
+            try (TorchPeer peer = TorchPeer.start(device, "linear", m, n, k, TorchPeer.bf16(dtype))) {
                 Ceilings.Measured r = ceilings.computeBound(device, dtype, () -> Ops.linear(x2, w2, null, y), reps, peer);
                 return new BenchRow("linear", device.kind().id(), dtype.id(), m + "x" + n + "x" + k, 2.0 * m * n * k / 1e9, "GFLOP", r.seconds(),
                         2.0 * m * n * k / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), r.ceilingName(), r.peer("torch linear"), r.peerSeconds());
@@ -81,7 +80,7 @@ final class AttentionBench {
             int[] cu = {0, seq};
             float scale = (float) (1 / Math.sqrt(dim));
             double flops = 4.0 * seq * seq * dim * heads / 2; // causal: half of QKᵀ and PV
-            try (TorchPeer peer = TorchPeer.start(device, "prefill", heads, seq, dim, 1, dtype == DType.BF16 ? 1 : 0)) {
+            try (TorchPeer peer = TorchPeer.start(device, "prefill", heads, seq, dim, 1, TorchPeer.bf16(dtype))) {
                 Ceilings.Measured r = ceilings.computeBound(device, dtype, () -> Attention.prefill(q, k, v, cu, cu, scale, true, -1, out, lse), reps, peer);
                 return new BenchRow("prefill", device.kind().id(), dtype.id(), "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", r.seconds(),
                         flops / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), r.ceilingName(), r.peer("torch sdpa"), r.peerSeconds());
@@ -105,7 +104,7 @@ final class AttentionBench {
             Attention.PagedKv cache = new Attention.PagedKv(kc, vc);
             float scale = (float) (1 / Math.sqrt(dim));
             double bytes = 2.0 * batch * context * kvHeads * dim * dtype.byteSize();
-            try (TorchPeer peer = TorchPeer.start(device, "decode", batch, context, qHeads, kvHeads, dim, dtype == DType.BF16 ? 1 : 0)) {
+            try (TorchPeer peer = TorchPeer.start(device, "decode", batch, context, qHeads, kvHeads, dim, TorchPeer.bf16(dtype))) {
                 Ceilings.Measured r = ceilings.memoryBound(device, () -> Attention.decode(q, cache, tables, lens, scale, -1, out, lse), reps,
                         Ceilings.Memory.READ, (long) bytes, peer);
                 return new BenchRow("decode", device.kind().id(), dtype.id(), "b" + batch + " ctx" + context + " h" + qHeads + "/" + kvHeads + " d" + dim + " bs" + blockSize,

@@ -112,16 +112,16 @@ final class Ceilings {
     Measured computeBound(Device device, DType dtype, Runnable op, int repetitions, TorchPeer peer) {
         if (device.kind() == DeviceKind.CUDA) return gpuComputeBound(device, dtype, op, repetitions, peer);
         CpuLibrary library = (device instanceof CpuDevice own ? own : cpu).library();
+        // the dot-product probe gives -1 where the tiles widen bf16 to fp32 FMAs instead
+        boolean dot = dtype == DType.BF16 && device instanceof CpuDevice && library.bf16DotPeakGflops(1) > 0;
+        LongToDoubleFunction peak = dot ? library::bf16DotPeakGflops : library::fmaPeakGflops;
         long t = System.nanoTime();
         op.run();
         double opSeconds = (System.nanoTime() - t) / 1e9;
-        boolean dot = dtype == DType.BF16 && device instanceof CpuDevice;
         t = System.nanoTime();
-        dot = dot && library.bf16DotPeakGflops(FMA_CALIBRATION) > 0;  // -1 where the tiles widen bf16 instead
-        if (!dot) library.fmaPeakGflops(FMA_CALIBRATION);
+        peak.applyAsDouble(FMA_CALIBRATION);
         double perIteration = (System.nanoTime() - t) / 1e9 / FMA_CALIBRATION;
         long iterations = Math.clamp((long) (opSeconds / perIteration), FMA_MIN_ITERATIONS, FMA_ITERATIONS);
-        LongToDoubleFunction peak = dot ? library::bf16DotPeakGflops : library::fmaPeakGflops;
         return alternated(device, op, repetitions, () -> peak.applyAsDouble(iterations), peer, dot ? "BF16 dot peak" : "FMA peak");
     }
 

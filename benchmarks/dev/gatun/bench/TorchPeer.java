@@ -3,6 +3,7 @@ package dev.gatun.bench;
 import dev.gatun.device.CpuDevice;
 import dev.gatun.device.Device;
 import dev.gatun.device.DeviceKind;
+import dev.gatun.tensor.DType;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -124,6 +125,9 @@ final class TorchPeer implements Timing.Probe, AutoCloseable {
             }
         });
     }
+
+    /** The script's last argument for an op in {@code dtype}: 1 for bf16, 0 for fp32. */
+    static int bf16(DType dtype) { return dtype == DType.BF16 ? 1 : 0; }
 
     /**
      * A started peer for {@code op} with {@code args}, ready to run: on the cpu device at its thread

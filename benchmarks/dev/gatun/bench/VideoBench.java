@@ -69,7 +69,7 @@ final class VideoBench {
 
     /** {@code op} beside the peak of its units and torch SDPA in {@code mode} (0 full, 1 spatial, 2 temporal). */
     private static Ceilings.Measured measure(Device device, DType dtype, int mode, Shape s, Runnable op, int reps, Ceilings ceilings) {
-        try (TorchPeer peer = TorchPeer.start(device, "video", mode, s.frames(), s.patches(), s.heads(), s.dim(), dtype == DType.BF16 ? 1 : 0)) {
+        try (TorchPeer peer = TorchPeer.start(device, "video", mode, s.frames(), s.patches(), s.heads(), s.dim(), TorchPeer.bf16(dtype))) {
             return ceilings.computeBound(device, dtype, op, reps, peer);
         }
     }
