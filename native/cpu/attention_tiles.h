@@ -17,12 +17,12 @@
 //                                 softmax needs no max pass
 //   Ot [D][MQ] += V_blkᵀ . St     pv_block: broadcast V[j][d], FMA with P[j][:]
 // so neither K nor V needs a transpose (fp32 K rows, and V rows on the AVX-512 build, are read in
-// place, Hkv*D apart; the rest is copied, widened or gathered into small fp32 buffers: SegmentKV
-// says why), and the softmax max/sum over keys are vertical vector ops per query lane: no
-// horizontal reductions. The sub-tiles of an item share each
-// K/V block while it is in cache, and (contiguous) the next block is prefetched into L2 during the
-// current one (rows 4 KiB apart defeat the hardware prefetchers). Outputs at least the size of the
-// threads' L2s go out with streaming stores (TileArgs::stream_out).
+// place, Hkv*D apart, where a key block's rows are evenly spaced; the rest is copied, widened or
+// gathered into small fp32 buffers: SegmentKV says why), and the softmax max/sum over keys are
+// vertical vector ops per query lane: no horizontal reductions. The sub-tiles of an item share each
+// K/V block while it is in cache, and (evenly spaced rows) the next block is prefetched into L2
+// during the current one (rows 4 KiB apart defeat the hardware prefetchers). Outputs at least the
+// size of the threads' L2s go out with streaming stores (TileArgs::stream_out).
 // Each query lane's arithmetic is independent of the other lanes and of the tiling: key blocks are
 // aligned to absolute multiples of NK, and keys a row cannot see contribute exact zeros (p = 0,
 // alpha = 1), so a row's result depends only on its sequence, never on the batch, the tile or item it
@@ -160,6 +160,9 @@ struct ContiguousSrc {
 };
 
 // Paged cache [block][block_size][Hkv][D]: key j of a sequence is row j % bs of block table[j / bs].
+// A key block within one cache block (block_size a multiple of NK, the cpu engines' 64) is read in
+// place and prefetched as SegmentKV's rows are (chunks of 128-512 queries after up to 1920 cached
+// keys, h8 d128 bs64, 2 threads: fp32 3-5% faster, bf16 3-4%, its prefetch alone); others are gathered.
 template <class Dt>
 struct PagedKV {
   using T = typename Dt::T;
@@ -177,15 +180,29 @@ struct PagedKV {
       j += n;
     }
   }
-  inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
-    rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(Kc + o, Kb + r * D, D); });
+  // element offset of key ub's row where keys [ub, ue) lie in one cache block, else -1
+  long long one_block(int ub, int ue) const {
+    const int blk = ub / bs;
+    return (ue - 1) / bs == blk ? ((long long)table[blk] * bs + ub - blk * bs) * ldk : -1;
+  }
+  template <bool Direct>
+  inline __attribute__((always_inline)) const float* fp32_block(const T* c, int ub, int ue, float* buf, long long& ld) const {
+    if constexpr (Direct) {
+      const long long o = one_block(ub, ue);
+      if (o >= 0) {
+        ld = ldk;
+        return (const float*)(c + o);
+      }
+    }
+    rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(c + o, buf + r * D, D); });
     ld = D;
-    return Kb;
+    return buf;
+  }
+  inline __attribute__((always_inline)) const float* k_block(int ub, int ue, float* Kb, long long& ld) const {
+    return fp32_block<SegmentKV<Dt>::kDirect>(Kc, ub, ue, Kb, ld);
   }
   inline __attribute__((always_inline)) const float* v_block(int ub, int ue, float* Vb, long long& ld) const {
-    rows(ub, ue, [&](int r, long long o) { widen_row<Dt>(Vc + o, Vb + r * D, D); });
-    ld = D;
-    return Vb;
+    return fp32_block<SegmentKV<Dt>::kDirectV>(Vc, ub, ue, Vb, ld);
   }
   inline __attribute__((always_inline)) void kv_padded(int ub, int ue, float* Kb, float* Vb, int ld) const {
     rows(ub, ue, [&](int r, long long o) {
@@ -199,7 +216,13 @@ struct PagedKV {
   void prefetch_now(int b0, int b1) const {
     rows(b0, b1, [&](int, long long o) { prefetch_l2(Kc + o, D * (int)sizeof(T)), prefetch_l2(Vc + o, D * (int)sizeof(T)); });
   }
-  inline __attribute__((always_inline)) void prefetch(int, int, Prefetch&, Prefetch&) const {}
+  inline __attribute__((always_inline)) void prefetch(int b0, int b1, Prefetch& pfk, Prefetch& pfv) const {
+    const long long o = one_block(b0, b1);
+    if (o < 0) return;
+    const int lines = (D * (int)sizeof(T) + 63) / 64;
+    pfk = {{(const char*)(Kc + o), ldk * (long long)sizeof(T)}, b1 - b0, lines};
+    pfv = {{(const char*)(Vc + o), ldk * (long long)sizeof(T)}, b1 - b0, lines};
+  }
 };
 
 struct PagedSrc {
@@ -566,16 +589,30 @@ namespace {
 // would be too few items for the threads. A row's arithmetic is the same in any grouping.
 template <class Rows, class Src>
 int run_prefill(int dtype, const TileArgs& args, const Rows& rows, const Src& src, int batch) {
-  long long tiles_total = 0, tokens = 0;
-  for (int b = 0; b < batch; ++b) tiles_total += (long long)args.hq * ((rows.len_q(b) + MQ - 1) / MQ), tokens += rows.len_q(b);
+  long long tiles_total = 0, tokens = 0, tile_keys = 0;  // tile_keys: the keys each tile sees, summed
+  for (int b = 0; b < batch; ++b) {
+    const int lq = rows.len_q(b), lk = src.len_k(b);
+    tokens += lq;
+    for (int i0 = 0; i0 < lq; i0 += MQ) {
+      int lo, hi;
+      visible_keys(lk, lq, i0, std::min(MQ, lq - i0), args.causal, args.window, &lo, &hi);
+      tiles_total += args.hq, tile_keys += (long long)args.hq * std::max(0, hi - lo);
+    }
+  }
   TileArgs a = args;
   a.stream_out = tokens * a.hq * a.D * dtype_size(dtype) >= pool_threads() * l2_bytes;
   // as many sub-tiles as keep their Qt and Ot (2 D MQ floats each) in a quarter of L2 across key
   // blocks, beside the K/V blocks: each K/V block is fetched once for more queries (d128: 8 rather
   // than 4 on a 2 MiB L2, prefill causal h8 s1024/s2048 2-3% faster, non-causal 4%; 4 as before on a
-  // 1 MiB L2; AVX2's 16-query tiles: 16 on a 1 MiB L2); fewer when there would be too few items
+  // 1 MiB L2; AVX2's 16-query tiles: 16 on a 1 MiB L2); fewer when there would be too few items:
+  // at least 8 a thread, for the pool to balance, or 4 where the K/V a tile sees outgrow half an L2
+  // (a prompt's chunk after a long cache: every item reads them from memory, so fewer, larger items
+  // read less; chunks of 128 or 256 queries after up to 1920 cached keys, h8 d128, 2 threads: 3-8%
+  // faster; a whole s256 prefill, its K/V in L2, ran 6% slower with 4 a thread)
   int nsub = (int)std::clamp<long long>(l2_bytes / 4 / (2LL * a.D * MQ * (long long)sizeof(float)), 1, kMaxSub);
-  while (nsub > 1 && tiles_total / nsub < 8LL * pool_threads()) --nsub;
+  const long long tile_kv_bytes = tiles_total ? tile_keys / tiles_total * 2 * a.D * dtype_size(dtype) : 0;
+  const long long per_thread = tile_kv_bytes > l2_bytes / 2 ? 4 : 8;
+  while (nsub > 1 && tiles_total / nsub < per_thread * pool_threads()) --nsub;
   std::vector<Item> items;
   for (int b = 0; b < batch; ++b) {
     const int lq = rows.len_q(b), lk = src.len_k(b);
