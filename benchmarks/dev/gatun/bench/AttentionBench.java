@@ -8,15 +8,17 @@ import dev.gatun.tensor.DType;
 import dev.gatun.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
- * The projection GEMM and prefill (GFLOP/s against the FMA peak, or the bf16 dot-product peak for
- * the cpu's bf16 prefill where it has one; causal prefill counted as half of the S² work) and paged
- * decode (GB/s of K/V read, against the read bandwidth), each beside
- * torch on the CPU when installed.
+ * The projection GEMM and prefill, whole and in chunks against a paged cache (GFLOP/s against the
+ * FMA peak, or the bf16 dot-product peak for the cpu's bf16 prefill where it has one; causal prefill
+ * counted as half of the S² work), and paged decode (GB/s of K/V read, against the read bandwidth),
+ * each beside torch on the op's device when installed.
  */
 final class AttentionBench {
     private AttentionBench() {}
@@ -38,8 +40,11 @@ final class AttentionBench {
             for (DType dtype : computeTypes(device))
                 for (int nk : gemm) rows.add(linear(device, dtype, emu ? 64 : quick ? 128 : 512, nk, nk, reps, ceilings));
         if (ops.contains("prefill"))
-            for (DType dtype : attentionTypes(device))
+            for (DType dtype : attentionTypes(device)) {
                 for (int seq : seqs) rows.add(prefill(device, dtype, emu ? 2 : 8, seq, emu ? 64 : 128, reps, ceilings));
+                // a prompt as the engines prefill it: chunks of their default token budget (256)
+                rows.add(chunkedPrefill(device, dtype, emu ? 2 : 8, emu ? 128 : quick ? 512 : 2048, emu ? 32 : 256, emu ? 64 : 128, reps, ceilings));
+            }
         // fp32, and bf16: the cache a model loaded in its checkpoint's bf16 gets
         if (ops.contains("decode"))
             for (DType dtype : List.of(DType.F32, DType.BF16))
@@ -85,6 +90,44 @@ final class AttentionBench {
                 return new BenchRow("prefill", device.kind().id(), dtype.id(), "causal h" + heads + " s" + seq + " d" + dim, flops / 1e9, "GFLOP", r.seconds(),
                         flops / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), r.ceilingName(), r.peer("torch sdpa"), r.peerSeconds());
             }
+        }
+    }
+
+    /**
+     * A causal prompt of {@code seq} tokens prefilled in chunks of {@code chunk} queries, each chunk
+     * against the paged cache holding the prompt's keys up to its end (blocks of the engines' size on
+     * the device, in a shuffled order, as a free list hands them out): the engines' path. The FLOPs
+     * are the whole prompt's, and the peer is torch's SDPA on the whole prompt in one call.
+     */
+    private static BenchRow chunkedPrefill(Device device, DType dtype, int heads, int seq, int chunk, int dim, int reps, Ceilings ceilings) {
+        int blockSize = Attention.preferredBlockSize(device), blocks = seq / blockSize, chunks = seq / chunk;
+        List<Integer> order = new ArrayList<>(IntStream.range(0, blocks).boxed().toList());
+        Collections.shuffle(order, new Random(blocks));
+        int[][] table = {order.stream().mapToInt(Integer::intValue).toArray()};
+        List<Tensor> views = new ArrayList<>();  // per chunk: its queries, output rows and lse rows
+        try (Tensor q = random(device, dtype, seq, heads, dim); Tensor keys = random(device, dtype, seq, heads, dim);
+             Tensor values = random(device, dtype, seq, heads, dim); Tensor kc = keys.reshape(blocks, blockSize, heads, dim);
+             Tensor vc = values.reshape(blocks, blockSize, heads, dim); Tensor out = Tensor.empty(device, dtype, seq, heads, dim);
+             Tensor lse = Tensor.empty(device, DType.F32, seq, heads)) {
+            Attention.PagedKv cache = new Attention.PagedKv(kc, vc);
+            for (int c = 0; c < chunks; c++)
+                for (Tensor t : new Tensor[] {q, out, lse}) views.add(t.slice(0, (long) c * chunk, (long) (c + 1) * chunk));
+            float scale = (float) (1 / Math.sqrt(dim));
+            int[] cuQ = {0, chunk};
+            Runnable prompt = () -> {
+                for (int c = 0; c < chunks; c++)
+                    Attention.prefillPaged(views.get(3 * c), cache, cuQ, table, new int[] {(c + 1) * chunk}, scale, true, -1, views.get(3 * c + 1),
+                            views.get(3 * c + 2));
+            };
+            double flops = 4.0 * seq * seq * dim * heads / 2;
+            try (TorchPeer peer = TorchPeer.start(device, "prefill", heads, seq, dim, 1, TorchPeer.bf16(dtype))) {
+                Ceilings.Measured r = ceilings.computeBound(device, dtype, prompt, reps, peer);
+                return new BenchRow("chunked", device.kind().id(), dtype.id(), "h" + heads + " s" + seq + " by " + chunk + " d" + dim + " bs" + blockSize,
+                        flops / 1e9, "GFLOP", r.seconds(), flops / r.seconds() / 1e9, "GFLOP/s", r.ceiling(), r.ceilingName(),
+                        r.peer("torch sdpa, whole prompt"), r.peerSeconds());
+            }
+        } finally {
+            views.forEach(Tensor::close);
         }
     }
 

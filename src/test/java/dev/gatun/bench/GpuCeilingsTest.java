@@ -60,12 +60,14 @@ class GpuCeilingsTest {
     void gpuRowsComeInFp32AndBf16BesideTheirUnitsPeaks() {
         Ceilings ceilings = Ceilings.measure((CpuDevice) Devices.get("cpu"), 1, 2);
         List<BenchRow> rows = AttentionBench.run(cuda, Set.of("linear", "prefill"), true, 1, ceilings);
-        assertEquals(8, rows.size(), rows.toString()); // (linear, prefill) x (fp32, bf16) x 2 sizes (emulated shapes)
+        // (linear, prefill) x (fp32, bf16) x 2 sizes (emulated shapes), and a chunked prompt per dtype
+        assertEquals(10, rows.size(), rows.toString());
         for (BenchRow r : rows) {
             assertEquals("cuda", r.device());
             assertEquals(r.dtype().equals("bf16") ? "MMA peak" : "FMA peak", r.ceilingName(), r.toString());
             assertTrue(r.seconds() > 0 && r.ceiling() > 0 && Double.isFinite(r.rate()), r.toString());
         }
-        assertEquals(4, rows.stream().filter(r -> r.dtype().equals("bf16")).count());
+        assertEquals(5, rows.stream().filter(r -> r.dtype().equals("bf16")).count());
+        assertEquals(2, rows.stream().filter(r -> r.op().equals("chunked")).count());
     }
 }
