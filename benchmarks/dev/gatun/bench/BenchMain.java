@@ -34,11 +34,12 @@ public final class BenchMain {
             prefill) and that as a percentage of the machine's ceiling measured in the same run
             (copy bandwidth, read bandwidth, FMA peak; bf16 dot-product peak for the cpu's bf16
             prefill; on cuda the GPU's own), beside torch when installed (on the op's device).
-            Each op runs at a few sizes (two with --quick).
+            Each op runs at a few sizes (two with --quick); prefill also as the engines run a prompt,
+            in chunks against the paged cache (rows "chunked").
 
               --device NAME   benchmark only this device (cuda, emu, cpu, cpu:x86-64-v3, cpu:avx512); repeatable
-              --op NAME       benchmark only this op (softmax, rmsnorm, rowsum, linear, prefill, decode,
-                              video); repeatable
+              --op NAME       benchmark only this op (softmax, rmsnorm, rowsum, linear, prefill (with
+                              chunked), decode, video); repeatable
               --quick         fewer repetitions and smaller shapes
               --json FILE     also write the rows as JSON
               --plot DIR      also write PNG charts into DIR (created): rate vs size per op with its
