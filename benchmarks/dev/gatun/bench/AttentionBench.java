@@ -104,20 +104,21 @@ final class AttentionBench {
         List<Integer> order = new ArrayList<>(IntStream.range(0, blocks).boxed().toList());
         Collections.shuffle(order, new Random(blocks));
         int[][] table = {order.stream().mapToInt(Integer::intValue).toArray()};
-        List<Tensor> views = new ArrayList<>();  // per chunk: its queries, output rows and lse rows
+        Tensor[][] parts = new Tensor[chunks][];  // per chunk: views of its queries, output rows and lse rows
         try (Tensor q = random(device, dtype, seq, heads, dim); Tensor keys = random(device, dtype, seq, heads, dim);
              Tensor values = random(device, dtype, seq, heads, dim); Tensor kc = keys.reshape(blocks, blockSize, heads, dim);
              Tensor vc = values.reshape(blocks, blockSize, heads, dim); Tensor out = Tensor.empty(device, dtype, seq, heads, dim);
              Tensor lse = Tensor.empty(device, DType.F32, seq, heads)) {
             Attention.PagedKv cache = new Attention.PagedKv(kc, vc);
-            for (int c = 0; c < chunks; c++)
-                for (Tensor t : new Tensor[] {q, out, lse}) views.add(t.slice(0, (long) c * chunk, (long) (c + 1) * chunk));
+            for (int c = 0; c < chunks; c++) {
+                long from = (long) c * chunk, to = from + chunk;
+                parts[c] = new Tensor[] {q.slice(0, from, to), out.slice(0, from, to), lse.slice(0, from, to)};
+            }
             float scale = (float) (1 / Math.sqrt(dim));
             int[] cuQ = {0, chunk};
             Runnable prompt = () -> {
                 for (int c = 0; c < chunks; c++)
-                    Attention.prefillPaged(views.get(3 * c), cache, cuQ, table, new int[] {(c + 1) * chunk}, scale, true, -1, views.get(3 * c + 1),
-                            views.get(3 * c + 2));
+                    Attention.prefillPaged(parts[c][0], cache, cuQ, table, new int[] {(c + 1) * chunk}, scale, true, -1, parts[c][1], parts[c][2]);
             };
             double flops = 4.0 * seq * seq * dim * heads / 2;
             try (TorchPeer peer = TorchPeer.start(device, "prefill", heads, seq, dim, 1, TorchPeer.bf16(dtype))) {
@@ -127,7 +128,7 @@ final class AttentionBench {
                         r.peer("torch sdpa, whole prompt"), r.peerSeconds());
             }
         } finally {
-            views.forEach(Tensor::close);
+            for (Tensor[] p : parts) if (p != null) for (Tensor t : p) t.close();
         }
     }
 
